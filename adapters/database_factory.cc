@@ -1,0 +1,20 @@
+#include "adapters/database_factory.h"
+
+#include "absl/status/status.h"
+#include "adapters/postgres/postgres_database.h"
+
+namespace backfill {
+
+absl::StatusOr<std::unique_ptr<Database>> ConnectDatabase(const ConnectOptions& options) {
+  absl::StatusOr<Dsn> dsn = ParseDsn(options.dsn);
+  if (!dsn.ok()) return dsn.status();
+  switch (dsn->kind) {
+    case DatabaseKind::kPostgres:
+      return OpenPostgres(*dsn, options);
+    case DatabaseKind::kMysql:
+      return absl::UnimplementedError("mysql:// is not supported yet");
+  }
+  return absl::InvalidArgumentError("unknown database kind");
+}
+
+}  // namespace backfill

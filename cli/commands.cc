@@ -1,0 +1,147 @@
+#include "cli/commands.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "adapters/database_factory.h"
+#include "cli/progress.h"
+#include "cli/status_format.h"
+
+namespace backfill {
+namespace {
+
+int Fail(int code, const absl::Status& status) {
+  std::string message(status.message());
+  std::fprintf(stderr, "backfill: %s\n", message.c_str());
+  return code;
+}
+
+absl::StatusOr<std::unique_ptr<Database>> Connect(const CommonFlags& flags) {
+  absl::StatusOr<ConnectOptions> options = BuildConnectOptions(flags);
+  if (!options.ok()) return options.status();
+  return ConnectDatabase(*options);
+}
+
+LogFormat ChooseFormat(const std::string& flag) {
+  if (flag == "json") return LogFormat::kJson;
+  if (flag == "text") return LogFormat::kText;
+  return isatty(STDERR_FILENO) ? LogFormat::kLive : LogFormat::kText;
+}
+
+void PrintPlan(const Job& job, const ChunkSizerOptions& chunking) {
+  const JobPlan& plan = job.plan();
+  std::string out = absl::StrCat(
+      "job:              ", job.spec().job, "\n",
+      "spec:             ", DescribeJobSpec(job.spec()), "\n",
+      "walked key:       ", absl::StrJoin(plan.key_columns, ", "), "\n",
+      "estimated rows:   ", WithCommas(plan.rows_estimate), "\n",
+      "first chunk:      ", WithCommas(chunking.initial_rows), " rows",
+      chunking.target_chunk_time > absl::ZeroDuration()
+          ? absl::StrCat(" (then sized to take ",
+                         absl::FormatDuration(chunking.target_chunk_time), ")")
+          : " (fixed)",
+      "\n", "estimated chunks: ",
+      WithCommas((plan.rows_estimate + chunking.initial_rows - 1) /
+                 std::max<int64_t>(chunking.initial_rows, 1)),
+      chunking.target_chunk_time > absl::ZeroDuration() ? " at the first chunk's size" : "",
+      "\n");
+  const std::optional<Checkpoint>& cp = job.existing_checkpoint();
+  if (cp.has_value()) {
+    absl::StrAppend(&out, "checkpoint:       ", JobStateName(cp->state), ", ",
+                    WithCommas(cp->rows_walked), " rows walked, last key ",
+                    cp->last_key.has_value() ? KeyToDisplay(*cp->last_key) : "-", "\n");
+  } else {
+    absl::StrAppend(&out, "checkpoint:       none (a new job)\n");
+  }
+  absl::StrAppend(&out, "statements of one chunk, in one transaction:\n");
+  for (const std::string& sql : plan.chunk_sql) absl::StrAppend(&out, "  ", sql, ";\n");
+  absl::StrAppend(&out, "dry run: nothing was written\n");
+  std::fputs(out.c_str(), stdout);
+}
+
+}  // namespace
+
+int RunCommand(const RunFlags& flags, const CancellationToken* cancel) {
+  absl::StatusOr<JobSpec> spec = BuildJobSpec(flags);
+  if (!spec.ok()) return Fail(kExitBadInput, spec.status());
+  absl::StatusOr<ChunkSizerOptions> chunking = BuildChunking(flags);
+  if (!chunking.ok()) return Fail(kExitBadInput, chunking.status());
+  absl::StatusOr<std::unique_ptr<Database>> db = Connect(flags.common);
+  if (!db.ok()) return Fail(kExitBadInput, db.status());
+  absl::StatusOr<std::unique_ptr<Job>> job =
+      Job::Open(*std::move(db), *std::move(spec), flags.restart);
+  if (!job.ok()) return Fail(kExitBadInput, job.status());
+  if (flags.dry_run) {
+    PrintPlan(**job, *chunking);
+    return kExitOk;
+  }
+
+  ProgressPrinter printer(stderr, ChooseFormat(flags.log_format), Clock::Real());
+  RunOptions options;
+  options.chunking = *chunking;
+  options.restart = flags.restart;
+  options.cancel = cancel;
+  options.observer = &printer;
+  absl::StatusOr<RunReport> report = (*job)->Run(options);
+  if (!report.ok()) {
+    return Fail(kExitFailure, absl::Status(report.status().code(),
+                                           absl::StrCat("job ", (*job)->spec().job,
+                                                        " failed: ",
+                                                        report.status().message())));
+  }
+  return report->outcome == RunOutcome::kDone ? kExitOk : kExitStopped;
+}
+
+int StatusCommand(const CommonFlags& flags, bool json) {
+  absl::StatusOr<std::unique_ptr<Database>> db = Connect(flags);
+  if (!db.ok()) return Fail(kExitBadInput, db.status());
+  std::vector<Checkpoint> checkpoints;
+  if (!flags.job.empty()) {
+    absl::StatusOr<std::optional<Checkpoint>> cp = (*db)->LoadCheckpoint(flags.job);
+    if (!cp.ok()) return Fail(kExitFailure, cp.status());
+    if (!cp->has_value()) {
+      return Fail(kExitBadInput,
+                  absl::NotFoundError(absl::StrCat("no job named \"", flags.job, "\"")));
+    }
+    checkpoints.push_back(**cp);
+  } else {
+    absl::StatusOr<std::vector<Checkpoint>> all = (*db)->ListCheckpoints();
+    if (!all.ok()) return Fail(kExitFailure, all.status());
+    checkpoints = *std::move(all);
+  }
+  if (json) {
+    if (!flags.job.empty()) {
+      std::cout << CheckpointToJson(checkpoints[0]) << "\n";
+    } else {
+      std::cout << "[";
+      for (size_t i = 0; i < checkpoints.size(); ++i) {
+        std::cout << (i ? "," : "") << CheckpointToJson(checkpoints[i]);
+      }
+      std::cout << "]\n";
+    }
+  } else if (checkpoints.empty()) {
+    std::cout << "no backfill jobs in this database\n";
+  } else {
+    std::cout << FormatStatusTable(checkpoints);
+  }
+  return kExitOk;
+}
+
+int PauseCommand(const CommonFlags& flags, bool pause) {
+  absl::StatusOr<std::unique_ptr<Database>> db = Connect(flags);
+  if (!db.ok()) return Fail(kExitBadInput, db.status());
+  absl::Status s = (*db)->SetPauseRequested(flags.job, pause);
+  if (absl::IsNotFound(s)) return Fail(kExitBadInput, s);
+  if (!s.ok()) return Fail(kExitFailure, s);
+  std::cout << "job " << flags.job
+            << (pause ? ": pause requested; the running process stops after its "
+                        "current chunk (exit 3)\n"
+                      : ": resumed; run the same `backfill run` command to continue\n");
+  return kExitOk;
+}
+
+}  // namespace backfill

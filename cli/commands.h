@@ -1,0 +1,24 @@
+#ifndef BACKFILL_CLI_COMMANDS_H_
+#define BACKFILL_CLI_COMMANDS_H_
+
+#include "cli/flags.h"
+#include "engine/job.h"
+
+namespace backfill {
+
+// Each command prints its result to stdout, diagnostics to stderr, and
+// returns an ExitCode.
+
+// `backfill run`: validates (exit 2, nothing written), then runs until done
+// (0), stopped by `cancel` or a pause (3), or failed (1).
+int RunCommand(const RunFlags& flags, const CancellationToken* cancel);
+
+// `backfill status [--job NAME] [--json]`.
+int StatusCommand(const CommonFlags& flags, bool json);
+
+// `backfill pause --job NAME` / `backfill resume --job NAME`.
+int PauseCommand(const CommonFlags& flags, bool pause);
+
+}  // namespace backfill
+
+#endif  // BACKFILL_CLI_COMMANDS_H_

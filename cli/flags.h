@@ -1,0 +1,67 @@
+#ifndef BACKFILL_CLI_FLAGS_H_
+#define BACKFILL_CLI_FLAGS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/dsn.h"
+#include "engine/job.h"
+#include "engine/job_spec.h"
+
+namespace backfill {
+
+// Exit codes of the `backfill` command (DESIGN.md).
+enum ExitCode : int {
+  kExitOk = 0,        // done
+  kExitFailure = 1,   // runtime failure; checkpoint intact
+  kExitBadInput = 2,  // bad input; nothing written
+  kExitStopped = 3,   // stopped cleanly; resumable
+  kExitCritical = 4,  // a --critical-* threshold was crossed
+};
+
+// Flags shared by every subcommand.
+struct CommonFlags {
+  std::string dsn;
+  std::string password_file;
+  std::string job;
+};
+
+// Flags of `backfill run` (and, later, `verify`), as strings and numbers
+// straight from CLI11 or the --config file.
+struct RunFlags {
+  CommonFlags common;
+  std::string table;
+  std::string from;
+  std::string into;
+  std::string on;
+  std::vector<std::string> sets;
+  std::string columns;
+  std::string where;
+  std::string key;
+  int64_t chunk_rows = 1000;
+  std::string target_chunk_time = "500ms";
+  int64_t min_chunk_rows = 10;
+  int64_t max_chunk_rows = 1000000;
+  bool dry_run = false;
+  bool restart = false;
+  std::string log_format = "auto";
+};
+
+// The shape follows from the flags: --into means copy (with --from as the
+// old table), --from alone means join, neither means column. Returns
+// kInvalidArgument naming the flag for any inconsistent combination.
+absl::StatusOr<JobSpec> BuildJobSpec(const RunFlags& flags);
+
+// Chunking options from the pacing flags. kInvalidArgument for a bad
+// duration or bounds that do not fit.
+absl::StatusOr<ChunkSizerOptions> BuildChunking(const RunFlags& flags);
+
+// The DSN plus a password read from --password-file (first line, trailing
+// newline removed). kInvalidArgument if the file cannot be read.
+absl::StatusOr<ConnectOptions> BuildConnectOptions(const CommonFlags& flags);
+
+}  // namespace backfill
+
+#endif  // BACKFILL_CLI_FLAGS_H_

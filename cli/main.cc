@@ -1,0 +1,126 @@
+// The `backfill` command: flags -> JobSpec -> engine. See DESIGN.md
+// ("Command line") and README.md.
+
+#include <csignal>
+#include <cstdio>
+#include <memory>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/argv_scrub.h"
+#include "cli/commands.h"
+#include "cli/flags.h"
+#include "cli/toml_config.h"
+#include "engine/dsn.h"
+
+namespace backfill {
+namespace {
+
+CancellationToken* g_cancel = nullptr;
+
+// First SIGINT/SIGTERM: finish the chunk in flight, checkpoint, exit 3.
+// Second: die at once (the open chunk's transaction rolls back).
+void OnSignal(int sig) {
+  if (g_cancel->cancelled()) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+    return;
+  }
+  g_cancel->Cancel();
+}
+
+void InstallSignalHandlers(CancellationToken* token) {
+  g_cancel = token;
+  struct sigaction action {};
+  action.sa_handler = OnSignal;
+  action.sa_flags = SA_RESTART;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
+
+void AddCommon(CLI::App* cmd, CommonFlags* f, bool job_required) {
+  cmd->add_option("--dsn", f->dsn,
+                  "postgresql://user@host:port/db (password: --password-file, "
+                  "PGPASSWORD, or in the URI)")
+      ->required();
+  cmd->add_option("--password-file", f->password_file,
+                  "read the password from the first line of this file");
+  auto* job = cmd->add_option("--job", f->job,
+                              "job name (checkpoint key); default: the target table");
+  if (job_required) job->required();
+}
+
+void AddRunFlags(CLI::App* run, RunFlags* f) {
+  AddCommon(run, &f->common, false);
+  run->add_option("--table", f->table, "column, join: the table to update");
+  run->add_option("--from", f->from, "join: the table values come from; copy: the old table");
+  run->add_option("--into", f->into, "copy: the new table");
+  run->add_option("--on", f->on, "join: the join condition, e.g. \"star.repo_name = repo.repo_name\"");
+  run->add_option("--set", f->sets, "column, join: \"col = expr\" (repeatable)");
+  run->add_option("--columns", f->columns, "copy: \"a, b, c = expr\"");
+  run->add_option("--where", f->where, "only rows matching this predicate");
+  run->add_option("--key", f->key, "walk this key instead of the primary key: \"a, b\"");
+  run->add_option("--chunk-rows", f->chunk_rows, "rows in the first chunk (default 1000)");
+  run->add_option("--target-chunk-time", f->target_chunk_time,
+                  "size chunks to take about this long (default 500ms; 0 = fixed size)");
+  run->add_option("--min-chunk-rows", f->min_chunk_rows, "smallest chunk (default 10)");
+  run->add_option("--max-chunk-rows", f->max_chunk_rows, "largest chunk (default 1000000)");
+  run->add_flag("--dry-run", f->dry_run, "print the plan and one chunk's SQL; write nothing");
+  run->add_flag("--restart", f->restart, "discard the checkpoint and start over");
+  run->add_option("--log-format", f->log_format, "auto (default), text or json")
+      ->check(CLI::IsMember({"auto", "text", "json"}));
+  run->config_formatter(std::make_shared<TomlConfig>());
+  run->set_config("--config", "", "read flags from a TOML job file; flags override it");
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"backfill: chunked, resumable, throttled data backfills (expand/migrate/contract step 3)"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "backfill 0.1.0");
+
+  RunFlags run_flags;
+  CLI::App* run = app.add_subcommand("run", "backfill old rows into the new shape");
+  AddRunFlags(run, &run_flags);
+
+  CommonFlags status_flags;
+  bool status_json = false;
+  CLI::App* status = app.add_subcommand("status", "show the checkpoints of jobs");
+  AddCommon(status, &status_flags, false);
+  status->add_flag("--json", status_json, "print JSON");
+
+  CommonFlags pause_flags, resume_flags;
+  CLI::App* pause = app.add_subcommand("pause", "ask a running job to stop after its chunk");
+  AddCommon(pause, &pause_flags, true);
+  CLI::App* resume = app.add_subcommand("resume", "clear the pause flag of a job");
+  AddCommon(resume, &resume_flags, true);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "backfill: %s\n", RedactDsn(e.what()).c_str());
+    return kExitBadInput;
+  }
+  ScrubArgv(argc, argv);
+
+  if (*run) {
+    CancellationToken cancel;
+    InstallSignalHandlers(&cancel);
+    return RunCommand(run_flags, &cancel);
+  }
+  if (*status) return StatusCommand(status_flags, status_json);
+  if (*pause) return PauseCommand(pause_flags, true);
+  if (*resume) return PauseCommand(resume_flags, false);
+  return kExitBadInput;
+}
+
+}  // namespace
+}  // namespace backfill
+
+int main(int argc, char** argv) { return backfill::Main(argc, argv); }

@@ -1,0 +1,52 @@
+#ifndef BACKFILL_CLI_PROGRESS_H_
+#define BACKFILL_CLI_PROGRESS_H_
+
+#include <cstdio>
+#include <string>
+
+#include "absl/time/time.h"
+#include "engine/job.h"
+#include "throttle/clock.h"
+
+namespace backfill {
+
+enum class LogFormat {
+  kLive,  // one live, rewritten line (stderr is a terminal)
+  kText,  // a log line every `interval` (stderr is a file or pipe)
+  kJson,  // one JSON object per event, for job runners
+};
+
+// Prints a run's events to `out` (stderr in the CLI). Never prints secrets:
+// it only sees the job, its checkpoint and error messages, which adapters
+// keep free of passwords.
+class ProgressPrinter : public Observer {
+ public:
+  ProgressPrinter(std::FILE* out, LogFormat format, Clock* clock,
+                  absl::Duration interval = absl::Seconds(5));
+
+  void OnStart(const Checkpoint& checkpoint, const JobPlan& plan,
+               bool resumed) override;
+  void OnChunk(const Progress& progress) override;
+  void OnRetry(const absl::Status& error, int attempt,
+               absl::Duration backoff) override;
+  void OnFinish(const RunReport& report) override;
+
+ private:
+  void Emit(const std::string& line);  // a complete line, clearing a live one
+
+  std::FILE* const out_;
+  const LogFormat format_;
+  Clock* const clock_;
+  const absl::Duration interval_;
+  absl::Time last_print_ = absl::InfinitePast();
+  bool live_line_open_ = false;
+};
+
+// "1,234,567"
+std::string WithCommas(int64_t n);
+// "1h02m03s", "4m05s", "12s"; "?" for an infinite duration.
+std::string ShortDuration(absl::Duration d);
+
+}  // namespace backfill
+
+#endif  // BACKFILL_CLI_PROGRESS_H_

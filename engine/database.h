@@ -1,0 +1,112 @@
+#ifndef BACKFILL_ENGINE_DATABASE_H_
+#define BACKFILL_ENGINE_DATABASE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "engine/checkpoint.h"
+#include "engine/job_spec.h"
+#include "engine/key.h"
+
+namespace backfill {
+
+// What an adapter learned when it prepared a job: shown by --dry-run and used
+// for progress.
+struct JobPlan {
+  std::vector<std::string> key_columns;  // walked key, in order
+  int64_t rows_estimate = 0;             // planner's estimate of walked rows
+  // The statements of one chunk as the adapter will run them, with
+  // placeholders for the bounds, in execution order.
+  std::vector<std::string> chunk_sql;
+};
+
+// One chunk to write: the rows of the walked table with a key in
+// (after, upper], where `upper` is the key `rows` rows past `after`, or the
+// high-water mark if that comes first.
+struct ChunkRequest {
+  std::string job;            // checkpoint row to advance
+  std::optional<Key> after;   // exclusive lower bound; nullopt = from the start
+  Key high_water;             // inclusive upper bound of the whole walk
+  int64_t rows = 1000;        // rows of the walked table in this chunk
+};
+
+struct ChunkResult {
+  Key upper;                  // inclusive upper bound actually used
+  int64_t rows_walked = 0;    // walked-table rows in (after, upper]
+  int64_t rows_written = 0;   // rows inserted or changed
+  bool last = false;          // upper == high-water: the walk is complete
+  bool pause_requested = false;  // the checkpoint's pause flag, read in-txn
+};
+
+// A connection to the target database, speaking its dialect. The engine owns
+// the copier loop and all policy; an adapter renders and runs SQL, quoting
+// every identifier itself (user identifiers never reach SQL unquoted).
+//
+// Errors carry the retry policy in their code:
+//   kAborted            deadlock, serialization failure, lock wait timeout:
+//                       the transaction rolled back; retry the chunk.
+//   kUnavailable        connection lost or server going away: reconnect
+//                       (Reconnect) and retry from the checkpoint.
+//   kInvalidArgument,   bad input (syntax, types, identifiers): stop.
+//   kNotFound,
+//   kFailedPrecondition,
+//   kPermissionDenied,
+//   kUnauthenticated
+//   others              runtime failure: stop, checkpoint intact.
+// Messages are one line and never contain a password.
+//
+// Not thread-safe: one connection, used by one thread.
+class Database {
+ public:
+  virtual ~Database() = default;
+
+  // Resolves `spec` against the schema (tables, columns, key, privileges)
+  // and prepares the chunk statements, which type-checks every expression.
+  // Writes nothing. Must succeed before HighWaterMark or RunChunk.
+  virtual absl::StatusOr<JobPlan> Prepare(const JobSpec& spec) = 0;
+
+  // Largest key of the walked table, or nullopt if it has no rows.
+  virtual absl::StatusOr<std::optional<Key>> HighWaterMark() = 0;
+
+  // In one transaction: finds the chunk's upper bound, share-locks the
+  // source rows where the shape needs it, writes the chunk with its guarded
+  // statement, and advances the checkpoint row of `request.job` (last_key,
+  // counters, state = done when last). On any error nothing of the chunk
+  // is committed.
+  virtual absl::StatusOr<ChunkResult> RunChunk(const ChunkRequest& request) = 0;
+
+  // Takes a session-level lock named after `job` so two processes never run
+  // the same job at once. kFailedPrecondition when another session holds
+  // it. Released when the connection closes.
+  virtual absl::Status LockJob(const std::string& job) = 0;
+
+  // Creates the checkpoint table if it does not exist.
+  virtual absl::Status EnsureCheckpointTable() = 0;
+
+  // The checkpoint of `job`, or nullopt when there is none (or no table).
+  virtual absl::StatusOr<std::optional<Checkpoint>> LoadCheckpoint(
+      const std::string& job) = 0;
+
+  // Every checkpoint, ordered by job name; empty when there is no table.
+  virtual absl::StatusOr<std::vector<Checkpoint>> ListCheckpoints() = 0;
+
+  // Inserts or replaces the whole checkpoint row (start, restart, stop).
+  // The row's pause flag is left as it is in the table.
+  virtual absl::Status SaveCheckpoint(const Checkpoint& checkpoint) = 0;
+
+  // Sets or clears the pause flag. kNotFound when the job has no checkpoint.
+  virtual absl::Status SetPauseRequested(const std::string& job, bool paused) = 0;
+
+  // Drops the connection and opens a new one with the same settings,
+  // re-preparing statements. Session locks must be taken again.
+  virtual absl::Status Reconnect() = 0;
+};
+
+}  // namespace backfill
+
+#endif  // BACKFILL_ENGINE_DATABASE_H_

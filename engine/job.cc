@@ -1,0 +1,240 @@
+#include "absl/strings/string_view.h"
+#include "engine/job.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "engine/retry.h"
+
+namespace backfill {
+namespace {
+
+// Mirrors in memory what RunChunk committed to the checkpoint row.
+void ApplyChunk(const ChunkResult& r, Checkpoint* cp, absl::Time now) {
+  cp->last_key = r.upper;
+  cp->rows_walked += r.rows_walked;
+  cp->rows_written += r.rows_written;
+  cp->chunks += 1;
+  cp->updated_at = now;
+  if (r.last) cp->state = JobState::kDone;
+}
+
+}  // namespace
+
+absl::string_view RunOutcomeName(RunOutcome outcome) {
+  switch (outcome) {
+    case RunOutcome::kDone: return "done";
+    case RunOutcome::kStopped: return "stopped";
+    case RunOutcome::kPaused: return "paused";
+    case RunOutcome::kSliceEnd: return "slice_end";
+  }
+  return "unknown";
+}
+
+Job::Job(std::unique_ptr<Database> db, JobSpec spec, JobPlan plan,
+         std::optional<Checkpoint> existing)
+    : db_(std::move(db)),
+      spec_(std::move(spec)),
+      plan_(std::move(plan)),
+      existing_(std::move(existing)) {}
+
+absl::StatusOr<std::unique_ptr<Job>> Job::Open(std::unique_ptr<Database> db,
+                                               JobSpec spec, bool restart) {
+  if (spec.job.empty()) spec.job = DefaultJobName(spec);
+  if (absl::Status s = ValidateJobSpec(spec); !s.ok()) return s;
+  absl::StatusOr<JobPlan> plan = db->Prepare(spec);
+  if (!plan.ok()) return plan.status();
+  absl::StatusOr<std::optional<Checkpoint>> existing = db->LoadCheckpoint(spec.job);
+  if (!existing.ok()) return existing.status();
+  if (existing->has_value() && !restart &&
+      (*existing)->fingerprint != FingerprintJobSpec(spec)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job \"", spec.job, "\" has a checkpoint from a different spec (",
+        (*existing)->spec, "); pass --restart to start over with this one, "
+        "or --job NAME to run it as a separate job"));
+  }
+  return std::unique_ptr<Job>(
+      new Job(std::move(db), std::move(spec), *std::move(plan), *std::move(existing)));
+}
+
+absl::StatusOr<RunReport> Job::Run(const RunOptions& options) {
+  Clock* clock = options.clock != nullptr ? options.clock : Clock::Real();
+  Observer null_observer;
+  Observer* observer = options.observer != nullptr ? options.observer : &null_observer;
+  const absl::Time start = clock->Now();
+  const std::string fingerprint = FingerprintJobSpec(spec_);
+
+  RunReport report;
+  auto finish = [&](RunOutcome outcome, std::string reason,
+                    const Checkpoint& cp) -> absl::StatusOr<RunReport> {
+    report.outcome = outcome;
+    report.reason = std::move(reason);
+    report.elapsed = clock->Now() - start;
+    report.checkpoint = cp;
+    observer->OnFinish(report);
+    return report;
+  };
+
+  if (absl::Status s = db_->LockJob(spec_.job); !s.ok()) return s;
+  if (absl::Status s = db_->EnsureCheckpointTable(); !s.ok()) return s;
+  absl::StatusOr<std::optional<Checkpoint>> loaded = db_->LoadCheckpoint(spec_.job);
+  if (!loaded.ok()) return loaded.status();
+  std::optional<Checkpoint> existing = *std::move(loaded);
+
+  if (existing.has_value() && !options.restart && existing->fingerprint != fingerprint) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job \"", spec_.job, "\" has a checkpoint from a different spec (",
+        existing->spec, "); pass --restart to start over"));
+  }
+  if (existing.has_value() && existing->pause_requested) {
+    return finish(RunOutcome::kPaused,
+                  absl::StrCat("paused by operator; run `backfill resume --job ",
+                               spec_.job, "` to let it continue"),
+                  *existing);
+  }
+
+  Checkpoint cp;
+  if (!existing.has_value() || options.restart) {
+    absl::StatusOr<std::optional<Key>> high = db_->HighWaterMark();
+    if (!high.ok()) return high.status();
+    cp.job = spec_.job;
+    cp.fingerprint = fingerprint;
+    cp.spec = DescribeJobSpec(spec_);
+    cp.high_water = *std::move(high);
+    cp.rows_estimate = plan_.rows_estimate;
+    cp.state = cp.high_water.has_value() ? JobState::kRunning : JobState::kDone;
+    cp.started_at = cp.updated_at = clock->Now();
+  } else {
+    cp = *std::move(existing);
+    report.resumed = true;
+    if (cp.state == JobState::kDone) {
+      return finish(RunOutcome::kDone, "already done", cp);
+    }
+    cp.state = JobState::kRunning;
+    cp.message.clear();
+    cp.updated_at = clock->Now();
+  }
+  if (absl::Status s = db_->SaveCheckpoint(cp); !s.ok()) return s;
+  observer->OnStart(cp, plan_, report.resumed);
+  if (cp.state == JobState::kDone) {
+    return finish(RunOutcome::kDone, "the table is empty", cp);
+  }
+
+  // Writes the final state of a run that stops without finishing.
+  auto stop = [&](JobState state, RunOutcome outcome,
+                  std::string reason) -> absl::StatusOr<RunReport> {
+    cp.state = state;
+    cp.message = reason;
+    cp.updated_at = clock->Now();
+    if (absl::Status s = db_->SaveCheckpoint(cp); !s.ok()) return s;
+    return finish(outcome, std::move(reason), cp);
+  };
+
+  ChunkSizer sizer(options.chunking);
+  Backoff backoff(clock);
+  int attempt = 0;                       // failed attempts of the current chunk
+  std::optional<absl::Time> unavailable_since;
+  while (true) {
+    if (options.cancel != nullptr && options.cancel->cancelled()) {
+      return stop(JobState::kStopped, RunOutcome::kStopped, "stopped by signal");
+    }
+    if (options.max_chunks > 0 && report.chunks >= options.max_chunks) {
+      return stop(JobState::kStopped, RunOutcome::kSliceEnd,
+                  absl::StrCat("slice ended after ", report.chunks, " chunks"));
+    }
+    if (clock->Now() - start >= options.max_duration) {
+      return stop(JobState::kStopped, RunOutcome::kSliceEnd,
+                  absl::StrCat("slice ended after ",
+                               absl::FormatDuration(options.max_duration)));
+    }
+
+    ChunkRequest request{spec_.job, cp.last_key, *cp.high_water, sizer.next_rows()};
+    const absl::Time chunk_start = clock->Now();
+    absl::StatusOr<ChunkResult> result = db_->RunChunk(request);
+    const absl::Time chunk_end = clock->Now();
+
+    if (!result.ok()) {
+      const absl::Status& error = result.status();
+      if (absl::IsAborted(error) && ++attempt < options.max_attempts) {
+        // Deadlock or lock timeout: the chunk rolled back. Smaller, later.
+        ++report.retries;
+        sizer.Shrink();
+        absl::Duration wait = backoff.Next();
+        observer->OnRetry(error, attempt, wait);
+        clock->SleepFor(wait);
+        continue;
+      }
+      if (absl::IsUnavailable(error)) {
+        // Connection lost. The chunk may or may not have committed (the
+        // acknowledgement can be what was lost): reconnect, then trust the
+        // checkpoint row, which commits atomically with the chunk.
+        if (!unavailable_since.has_value()) unavailable_since = chunk_end;
+        if (clock->Now() - *unavailable_since < options.retry_for) {
+          ++report.retries;
+          ++attempt;
+          absl::Duration wait = backoff.Next();
+          observer->OnRetry(error, attempt, wait);
+          clock->SleepFor(wait);
+          absl::Status s = db_->Reconnect();
+          if (s.ok()) s = db_->LockJob(spec_.job);
+          if (s.ok()) {
+            absl::StatusOr<std::optional<Checkpoint>> again =
+                db_->LoadCheckpoint(spec_.job);
+            if (!again.ok()) {
+              s = again.status();
+            } else if (again->has_value()) {
+              const bool pause = cp.pause_requested;
+              cp = **again;
+              cp.pause_requested = pause;
+              if (cp.state == JobState::kDone) {
+                return finish(RunOutcome::kDone, "done", cp);
+              }
+            }
+          }
+          if (!s.ok() && !absl::IsUnavailable(s)) return s;
+          continue;
+        }
+      }
+      // Not retryable, or out of retries: leave the checkpoint as committed
+      // and record why (best effort: the connection may be gone).
+      cp.state = JobState::kFailed;
+      cp.message = std::string(error.message());
+      cp.updated_at = clock->Now();
+      (void)db_->SaveCheckpoint(cp);
+      return error;
+    }
+
+    attempt = 0;
+    unavailable_since.reset();
+    backoff.Reset();
+    ApplyChunk(*result, &cp, chunk_end);
+    report.rows_walked += result->rows_walked;
+    report.rows_written += result->rows_written;
+    report.chunks += 1;
+    sizer.Observe(result->rows_walked, chunk_end - chunk_start);
+
+    Progress progress;
+    progress.checkpoint = &cp;
+    progress.next_chunk_rows = sizer.next_rows();
+    progress.last_chunk_time = chunk_end - chunk_start;
+    const double seconds = absl::ToDoubleSeconds(chunk_end - start);
+    if (seconds > 0) progress.rows_per_second = report.rows_walked / seconds;
+    if (progress.rows_per_second > 0 && cp.rows_estimate > cp.rows_walked) {
+      progress.eta = absl::Seconds((cp.rows_estimate - cp.rows_walked) /
+                                   progress.rows_per_second);
+    } else if (cp.state == JobState::kDone) {
+      progress.eta = absl::ZeroDuration();
+    }
+    observer->OnChunk(progress);
+
+    if (result->last) return finish(RunOutcome::kDone, "done", cp);
+    if (result->pause_requested) {
+      cp.pause_requested = true;
+      return stop(JobState::kPaused, RunOutcome::kPaused, "paused by operator");
+    }
+  }
+}
+
+}  // namespace backfill

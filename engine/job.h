@@ -1,0 +1,149 @@
+#ifndef BACKFILL_ENGINE_JOB_H_
+#define BACKFILL_ENGINE_JOB_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "engine/checkpoint.h"
+#include "engine/database.h"
+#include "engine/job_spec.h"
+#include "throttle/chunk_sizer.h"
+#include "throttle/clock.h"
+
+namespace backfill {
+
+// Asks a running job to stop at the next chunk boundary. The chunk in flight
+// finishes and commits with its checkpoint first (DESIGN.md invariant 8).
+// Thread-safe and async-signal-safe to Cancel().
+class CancellationToken {
+ public:
+  void Cancel() { cancelled_.store(true, std::memory_order_relaxed); }
+  bool cancelled() const { return cancelled_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<bool> cancelled_{false};
+};
+
+// A snapshot of a run's progress, handed to the observer after each chunk.
+struct Progress {
+  const Checkpoint* checkpoint = nullptr;  // as committed with the chunk
+  int64_t next_chunk_rows = 0;             // size chosen for the next chunk
+  absl::Duration last_chunk_time;          // wall time of the chunk just done
+  double rows_per_second = 0;              // walked rows/s over this run
+  // Estimated time to the high-water mark; InfiniteDuration when unknown.
+  absl::Duration eta = absl::InfiniteDuration();
+};
+
+// How a run ended without an error.
+enum class RunOutcome {
+  kDone,      // the walk reached the high-water mark (or had nothing to do)
+  kStopped,   // cancelled through the CancellationToken
+  kPaused,    // an operator set the pause flag (`backfill pause`)
+  kSliceEnd,  // RunOptions::max_duration or max_chunks was reached
+};
+
+absl::string_view RunOutcomeName(RunOutcome outcome);
+
+struct RunReport {
+  RunOutcome outcome = RunOutcome::kDone;
+  std::string reason;         // human words for the outcome
+  bool resumed = false;       // continued an existing checkpoint
+  int64_t rows_walked = 0;    // in this run
+  int64_t rows_written = 0;   // in this run
+  int64_t chunks = 0;         // in this run
+  int64_t retries = 0;        // chunk attempts retried in this run
+  absl::Duration elapsed;
+  Checkpoint checkpoint;      // the checkpoint as the run left it
+};
+
+// Receives events from a run, on the run's thread. Every method has an empty
+// default; implementations must not block for long.
+class Observer {
+ public:
+  virtual ~Observer() = default;
+  virtual void OnStart(const Checkpoint& checkpoint, const JobPlan& plan,
+                       bool resumed) {}
+  virtual void OnChunk(const Progress& progress) {}
+  // A chunk failed with `error` and will be tried again after `backoff`.
+  virtual void OnRetry(const absl::Status& error, int attempt,
+                       absl::Duration backoff) {}
+  virtual void OnFinish(const RunReport& report) {}
+};
+
+struct RunOptions {
+  // Chunk sizing: start size, target chunk time (0 = fixed size), bounds.
+  ChunkSizerOptions chunking;
+  // Discard the existing checkpoint and start over with a new high-water
+  // mark. Needed when the spec changed since the checkpoint was written.
+  bool restart = false;
+  // Stop (outcome kSliceEnd, resumable) once this much time has passed; the
+  // chunk in flight completes first, so a slice may overrun by one chunk.
+  absl::Duration max_duration = absl::InfiniteDuration();
+  // Stop (kSliceEnd) after this many chunks; 0 = no limit.
+  int64_t max_chunks = 0;
+  // Attempts per chunk on deadlock or lock timeout (kAborted) before the run
+  // fails. Each retry halves the chunk.
+  int max_attempts = 10;
+  // How long to keep reconnecting after the connection is lost
+  // (kUnavailable) before the run fails. Backoff is capped exponential.
+  absl::Duration retry_for = absl::Minutes(5);
+  // Optional; not owned; must outlive Run.
+  const CancellationToken* cancel = nullptr;
+  Observer* observer = nullptr;
+  Clock* clock = nullptr;  // default: Clock::Real()
+};
+
+// A backfill job bound to one database connection.
+//
+// Typical use:
+//   absl::StatusOr<std::unique_ptr<Job>> job = Job::Open(std::move(db), spec);
+//   if (!job.ok()) ... bad input, nothing was written
+//   absl::StatusOr<RunReport> report = (*job)->Run(options);
+//
+// Not thread-safe; call from one thread (cancel from anywhere via the token).
+class Job {
+ public:
+  // Validates `spec` (ValidateJobSpec), prepares it on `db` (schema checks,
+  // statement type-checking) and reads any existing checkpoint. Writes
+  // nothing. Fails with:
+  //   kInvalidArgument, kNotFound, kFailedPrecondition, kPermissionDenied:
+  //     the spec does not fit the database;
+  //   kFailedPrecondition: a checkpoint of the same job name was written by a
+  //     different spec, and `restart` is false (DESIGN.md invariant 5).
+  static absl::StatusOr<std::unique_ptr<Job>> Open(std::unique_ptr<Database> db,
+                                                   JobSpec spec, bool restart);
+
+  const JobSpec& spec() const { return spec_; }
+  const JobPlan& plan() const { return plan_; }
+  // The checkpoint found at Open, if any.
+  const std::optional<Checkpoint>& existing_checkpoint() const {
+    return existing_;
+  }
+
+  // Runs chunks until the walk is done, the token is cancelled, the operator
+  // pauses the job, or a slice limit is reached; each of those returns a
+  // report and leaves a committed checkpoint to resume from. A finished job
+  // returns kDone at once without writing (unless options.restart). Returns
+  // an error for failures retrying could not fix; the checkpoint then holds
+  // the last committed chunk and state "failed".
+  absl::StatusOr<RunReport> Run(const RunOptions& options);
+
+ private:
+  Job(std::unique_ptr<Database> db, JobSpec spec, JobPlan plan,
+      std::optional<Checkpoint> existing);
+
+  std::unique_ptr<Database> db_;
+  const JobSpec spec_;
+  const JobPlan plan_;
+  std::optional<Checkpoint> existing_;
+};
+
+}  // namespace backfill
+
+#endif  // BACKFILL_ENGINE_JOB_H_
