@@ -1,0 +1,65 @@
+#include "tests/integration/fixture.h"
+
+#include <cctype>
+
+#include "absl/strings/str_cat.h"
+
+namespace backfill::testing {
+
+std::string ParamName(const ::testing::TestParamInfo<std::string>& info) {
+  return info.param;
+}
+
+void IntegrationTest::SetUp() {
+  const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = absl::StrCat("bf_", info->test_suite_name(), "_", info->name());
+  std::string clean;
+  for (char c : name) {
+    clean.push_back(std::isalnum(static_cast<unsigned char>(c))
+                        ? static_cast<char>(std::tolower(static_cast<unsigned char>(c)))
+                        : '_');
+  }
+  if (clean.size() > 60) clean = clean.substr(clean.size() - 60);
+  if (!std::isalpha(static_cast<unsigned char>(clean[0]))) clean[0] = 'b';
+  db_ = TestDb::Create(GetParam(), clean);
+}
+
+CliResult IntegrationTest::Run(const std::vector<std::string>& args,
+                               const std::vector<std::string>& env) {
+  std::vector<std::string> full = {"run", "--dsn", db_->dsn(), "--log-format", "text"};
+  full.insert(full.end(), args.begin(), args.end());
+  return RunCli(full, env);
+}
+
+CliResult IntegrationTest::Command(const std::string& command,
+                                   const std::vector<std::string>& args) {
+  std::vector<std::string> full = {command, "--dsn", db_->dsn()};
+  full.insert(full.end(), args.begin(), args.end());
+  return RunCli(full);
+}
+
+int64_t IntegrationTest::Mismatches(const std::string& table, const std::string& column,
+                                    const std::string& expr, const std::string& where) {
+  return db_->QueryInt(absl::StrCat(
+      "SELECT count(*) FROM ", table, " WHERE (CASE WHEN ", column, " IS NULL AND (", expr,
+      ") IS NULL THEN 0 WHEN ", column, " IS NULL OR (", expr, ") IS NULL THEN 1 WHEN ",
+      column, " = (", expr, ") THEN 0 ELSE 1 END) = 1",
+      where.empty() ? "" : absl::StrCat(" AND (", where, ")")));
+}
+
+void IntegrationTest::CreateRepoStar(int64_t n) {
+  db_->Exec(
+      "CREATE TABLE repo (id BIGINT PRIMARY KEY, repo_name VARCHAR(100) NOT NULL UNIQUE, "
+      "organization VARCHAR(100), star_count INT)");
+  db_->Exec(
+      "CREATE TABLE star (id BIGINT PRIMARY KEY, repo_name VARCHAR(100) NOT NULL UNIQUE, "
+      "organization VARCHAR(100), star_count INT)");
+  db_->Exec(db_->InsertSeries("repo", "id, repo_name, organization", n,
+                              "g, concat('repo-', g), concat('org-', g % 97)"));
+  // star ids run backwards, so the join really matches on repo_name.
+  db_->Exec(db_->InsertSeries("star", "id, repo_name, organization, star_count", n,
+                              absl::StrCat(n + 1, " - g, concat('repo-', g), concat('org-', g % 97), "
+                                           "(g * 37) % 1000")));
+}
+
+}  // namespace backfill::testing

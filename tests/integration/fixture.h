@@ -1,0 +1,47 @@
+#ifndef BACKFILL_TESTS_INTEGRATION_FIXTURE_H_
+#define BACKFILL_TESTS_INTEGRATION_FIXTURE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/integration/cli_runner.h"
+#include "tests/integration/test_db.h"
+
+namespace backfill::testing {
+
+// Base of every integration test: parameterised by database kind, each test
+// in its own scratch database on the real dev server.
+class IntegrationTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override;
+
+  // `backfill run --dsn <scratch> --log-format text <args>`.
+  CliResult Run(const std::vector<std::string>& args,
+                const std::vector<std::string>& env = {});
+  // `backfill <command> --dsn <scratch> <args>` for status/pause/resume.
+  CliResult Command(const std::string& command, const std::vector<std::string>& args);
+
+  // Rows of `table` where `column` differs from `expr` (NULL-safe), using
+  // only portable SQL.
+  int64_t Mismatches(const std::string& table, const std::string& column,
+                     const std::string& expr, const std::string& where = "");
+
+  // The walkthrough's repo/star tables with `n` repos; star_count differs
+  // between the two (repo.star_count NULL).
+  void CreateRepoStar(int64_t n);
+
+  std::unique_ptr<TestDb> db_;
+};
+
+std::string ParamName(const ::testing::TestParamInfo<std::string>& info);
+
+}  // namespace backfill::testing
+
+#define BACKFILL_INSTANTIATE(Suite)                                          \
+  INSTANTIATE_TEST_SUITE_P(Db, Suite,                                        \
+                           ::testing::ValuesIn(::backfill::testing::TestDb::Kinds()), \
+                           ::backfill::testing::ParamName)
+
+#endif  // BACKFILL_TESTS_INTEGRATION_FIXTURE_H_

@@ -1,0 +1,72 @@
+#ifndef BACKFILL_TESTS_INTEGRATION_TEST_DB_H_
+#define BACKFILL_TESTS_INTEGRATION_TEST_DB_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace backfill::testing {
+
+// A plain SQL client to one of the real dev databases that scripts/dev-db
+// starts, used by integration tests to set up tables and check results. Each
+// test works in its own scratch database, created fresh and dropped after.
+// Every method throws std::runtime_error on a database error.
+class TestDb {
+ public:
+  virtual ~TestDb() = default;
+
+  // "postgres" or "mariadb": the kinds whose DSN env variable is set
+  // (BACKFILL_PG_DSN, BACKFILL_MYSQL_DSN). A kind listed in
+  // BACKFILL_TEST_DATABASES (comma-separated; default "postgres") whose
+  // variable is missing makes Create throw, so a misconfigured CI fails
+  // instead of skipping.
+  static std::vector<std::string> Kinds();
+
+  // Connects to `kind`'s server and creates an empty scratch database
+  // `name` (dropped first if it exists), then connects to it.
+  static std::unique_ptr<TestDb> Create(const std::string& kind, const std::string& name);
+
+  virtual std::string kind() const = 0;
+  // DSN of the scratch database, password included.
+  virtual std::string dsn() const = 0;
+  // The same DSN with another password (for wrong-password tests).
+  virtual std::string dsn_with_password(const std::string& password) const = 0;
+  // DSN of the scratch database on the streaming replica.
+  virtual std::string replica_dsn() const = 0;
+
+  // A second, independent connection to the same scratch database.
+  virtual std::unique_ptr<TestDb> Connect() const = 0;
+
+  virtual void Exec(const std::string& sql) = 0;
+  // First column of the first row; nullopt for no row or NULL.
+  virtual std::optional<std::string> Query(const std::string& sql) = 0;
+  int64_t QueryInt(const std::string& sql);
+
+  // Runs the statements in one transaction. Returns false (rolled back) on a
+  // deadlock or lock timeout, which an application would retry.
+  virtual bool Transaction(const std::vector<std::string>& statements) = 0;
+
+  // Rows updated in `table` so far, as the server counts them
+  // (pg_stat_user_tables.n_tup_upd; InnoDB's Innodb_rows_updated, which is
+  // server-wide). Waits until the count is settled.
+  virtual int64_t RowsUpdated(const std::string& table) = 0;
+
+  virtual bool TableExists(const std::string& table) = 0;
+
+  // Dialect helpers for portable test SQL.
+  virtual std::string QuoteIdent(const std::string& name) const = 0;
+  // INSERT INTO table (columns) SELECT <exprs> over g = 1..n; the
+  // expressions refer to the series value as `g`.
+  virtual std::string InsertSeries(const std::string& table, const std::string& columns,
+                                   int64_t n, const std::string& exprs) const = 0;
+  // An expression of `g` giving a distinct, unordered UUID-shaped string key.
+  virtual std::string UuidFromG() const = 0;
+  // The column type used for UUID keys.
+  virtual std::string UuidType() const = 0;
+};
+
+}  // namespace backfill::testing
+
+#endif  // BACKFILL_TESTS_INTEGRATION_TEST_DB_H_

@@ -1,0 +1,128 @@
+// TestDb for PostgreSQL, through libpqxx.
+
+#include <pqxx/pqxx>
+
+#include <chrono>
+#include <stdexcept>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "engine/dsn.h"
+#include "tests/integration/test_db.h"
+
+namespace backfill::testing {
+namespace {
+
+std::string WithDatabase(const std::string& dsn_text, const std::string& db,
+                         std::optional<std::string> password = std::nullopt) {
+  absl::StatusOr<Dsn> dsn = ParseDsn(dsn_text);
+  if (!dsn.ok()) throw std::runtime_error(std::string(dsn.status().message()));
+  dsn->database = db;
+  if (password.has_value()) dsn->password = password;
+  return dsn->ToUri();
+}
+
+class PostgresTestDb final : public TestDb {
+ public:
+  PostgresTestDb(std::string admin_dsn, std::string replica_dsn, std::string name)
+      : admin_dsn_(std::move(admin_dsn)),
+        replica_dsn_(std::move(replica_dsn)),
+        name_(std::move(name)),
+        conn_(std::make_unique<pqxx::connection>(dsn())) {
+    pqxx::nontransaction(*conn_).exec("SET client_min_messages = warning");
+  }
+
+  std::string kind() const override { return "postgres"; }
+  std::string dsn() const override { return WithDatabase(admin_dsn_, name_); }
+  std::string dsn_with_password(const std::string& pw) const override {
+    return WithDatabase(admin_dsn_, name_, pw);
+  }
+  std::string replica_dsn() const override { return WithDatabase(replica_dsn_, name_); }
+
+  std::unique_ptr<TestDb> Connect() const override {
+    return std::make_unique<PostgresTestDb>(admin_dsn_, replica_dsn_, name_);
+  }
+
+  void Exec(const std::string& sql) override { pqxx::nontransaction(*conn_).exec(sql); }
+
+  std::optional<std::string> Query(const std::string& sql) override {
+    pqxx::result r = pqxx::nontransaction(*conn_).exec(sql);
+    if (r.empty() || r[0][0].is_null()) return std::nullopt;
+    return std::string(r[0][0].c_str());
+  }
+
+  bool Transaction(const std::vector<std::string>& statements) override {
+    try {
+      pqxx::work tx(*conn_);
+      for (const std::string& s : statements) tx.exec(s);
+      tx.commit();
+      return true;
+    } catch (const pqxx::deadlock_detected&) {
+      return false;
+    } catch (const pqxx::sql_error& e) {
+      if (e.sqlstate() == "40P01" || e.sqlstate() == "55P03") return false;
+      throw;
+    }
+  }
+
+  int64_t RowsUpdated(const std::string& table) override {
+    // Backends report their counters when they go idle or exit; poll until
+    // two reads a moment apart agree.
+    int64_t last = -1;
+    for (int i = 0; i < 50; ++i) {
+      Exec("SELECT pg_stat_clear_snapshot()");
+      int64_t now = QueryInt(absl::StrCat(
+          "SELECT coalesce(sum(n_tup_upd), 0) FROM pg_stat_user_tables WHERE relname = '",
+          table, "'"));
+      if (now == last) return now;
+      last = now;
+      std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    }
+    return last;
+  }
+
+  bool TableExists(const std::string& table) override {
+    return Query(absl::StrCat("SELECT to_regclass('", table, "')::text")).has_value();
+  }
+
+  std::string QuoteIdent(const std::string& name) const override {
+    std::string out = "\"";
+    for (char c : name) {
+      if (c == '"') out.push_back('"');
+      out.push_back(c);
+    }
+    return out + "\"";
+  }
+
+  std::string InsertSeries(const std::string& table, const std::string& columns, int64_t n,
+                           const std::string& exprs) const override {
+    return absl::StrCat("INSERT INTO ", table, " (", columns, ") SELECT ", exprs,
+                        " FROM generate_series(1, ", n, ") AS s(g)");
+  }
+
+  std::string UuidFromG() const override { return "md5(g::text)::uuid"; }
+  std::string UuidType() const override { return "uuid"; }
+
+ private:
+  const std::string admin_dsn_;
+  const std::string replica_dsn_;
+  const std::string name_;
+  std::unique_ptr<pqxx::connection> conn_;
+};
+
+}  // namespace
+
+std::unique_ptr<TestDb> CreatePostgresTestDb(const std::string& dsn,
+                                             const std::string& replica_dsn,
+                                             const std::string& name) {
+  {
+    pqxx::connection admin(dsn);
+    pqxx::nontransaction tx(admin);
+    tx.exec("SET client_min_messages = warning");
+    tx.exec(absl::StrCat("DROP DATABASE IF EXISTS ", name, " WITH (FORCE)"));
+    tx.exec(absl::StrCat("CREATE DATABASE ", name));
+  }
+  return std::make_unique<PostgresTestDb>(dsn, replica_dsn, name);
+}
+
+}  // namespace backfill::testing
