@@ -55,6 +55,15 @@ class TestDb {
 
   virtual bool TableExists(const std::string& table) = 0;
 
+  // Creates (or re-creates) a login `user` with `password` and every
+  // privilege on the scratch database; returns its DSN for the scratch
+  // database. For tests that plant a password and look for it in output.
+  virtual std::string CreateUser(const std::string& user, const std::string& password) = 0;
+
+  // Sequential (full) scans of `table` so far, or -1 where the server does
+  // not count them per table.
+  virtual int64_t SequentialScans(const std::string& table) = 0;
+
   // Dialect helpers for portable test SQL.
   virtual std::string QuoteIdent(const std::string& name) const = 0;
   // INSERT INTO table (columns) SELECT <exprs> over g = 1..n; the

@@ -68,6 +68,9 @@ class PostgresTestDb final : public TestDb {
   int64_t RowsUpdated(const std::string& table) override {
     // Backends report their counters when they go idle or exit; poll until
     // two reads a moment apart agree.
+    // This connection's own pending counts are flushed at its next
+    // transaction end once forced.
+    Exec("SELECT pg_stat_force_next_flush()");
     int64_t last = -1;
     for (int i = 0; i < 50; ++i) {
       Exec("SELECT pg_stat_clear_snapshot()");
@@ -79,6 +82,26 @@ class PostgresTestDb final : public TestDb {
       std::this_thread::sleep_for(std::chrono::milliseconds(600));
     }
     return last;
+  }
+
+  std::string CreateUser(const std::string& user, const std::string& password) override {
+    // Roles are cluster-wide and may own objects in older scratch databases:
+    // reuse one rather than dropping it.
+    const bool exists =
+        Query(absl::StrCat("SELECT 1 FROM pg_roles WHERE rolname = '", user, "'")).has_value();
+    Exec(absl::StrCat(exists ? "ALTER ROLE " : "CREATE ROLE ", user,
+                      " LOGIN SUPERUSER PASSWORD '", password, "'"));
+    absl::StatusOr<Dsn> dsn = ParseDsn(this->dsn());
+    dsn->user = user;
+    dsn->password = password;
+    return dsn->ToUri();
+  }
+
+  int64_t SequentialScans(const std::string& table) override {
+    Exec("SELECT pg_stat_clear_snapshot()");
+    return QueryInt(absl::StrCat(
+        "SELECT coalesce(sum(seq_scan), 0) FROM pg_stat_user_tables WHERE relname = '", table,
+        "'"));
   }
 
   bool TableExists(const std::string& table) override {

@@ -1,0 +1,236 @@
+// DESIGN.md invariants 1, 3, 4, 5, 6 and 8 on a real database. (2 and the
+// kill -9 half of 4 are in the serial suite; 7 in bad_input_test; 9 in
+// secrets_test.)
+
+#include <signal.h>
+
+#include <chrono>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "adapters/database_factory.h"
+#include "engine/job.h"
+#include "tests/integration/fixture.h"
+
+namespace backfill::testing {
+namespace {
+
+using InvariantsTest = IntegrationTest;
+
+// users(id, username, login_name) with n rows, login_name NULL.
+void CreateUsers(TestDb* db, int64_t n) {
+  db->Exec("CREATE TABLE users (id BIGINT PRIMARY KEY, username VARCHAR(64), "
+           "login_name VARCHAR(64))");
+  db->Exec(db->InsertSeries("users", "id, username", n, "g, concat('user', g)"));
+}
+
+const std::vector<std::string> kUsersJob = {"--table", "users", "--set",
+                                            "login_name = username"};
+
+std::vector<std::string> With(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+// Waits until the job has committed at least `chunks` chunks.
+void WaitForChunks(TestDb* db, const std::string& job, int64_t chunks) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (db->TableExists("backfill_checkpoints")) {
+      std::optional<std::string> n =
+          db->Query(absl::StrCat("SELECT chunks FROM backfill_checkpoints WHERE job = '", job, "'"));
+      if (n.has_value() && std::stoll(*n) >= chunks) return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  FAIL() << "job " << job << " never reached " << chunks << " chunks";
+}
+
+// Invariant 1: a second run over correct rows writes nothing.
+TEST_P(InvariantsTest, RerunOverCorrectRowsUpdatesNothing) {
+  CreateUsers(db_.get(), 20000);
+  ASSERT_EQ(Run(kUsersJob).exit_code, 0);
+  const int64_t after_first = db_->RowsUpdated("users");
+  EXPECT_EQ(after_first, 20000);
+
+  CliResult again = Run(kUsersJob);  // a finished job: nothing to do
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.err.find("already done"), std::string::npos) << again.err;
+  CliResult restart = Run(With(kUsersJob, {"--restart"}));  // walks again, guard holds
+  ASSERT_EQ(restart.exit_code, 0) << restart.err;
+  EXPECT_EQ(db_->RowsUpdated("users"), after_first);
+  CliResult status = Command("status", {"--job", "users", "--json"});
+  EXPECT_NE(status.out.find("\"rows_written\":0"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("\"rows_walked\":20000"), std::string::npos) << status.out;
+}
+
+// Invariant 1, partially: rows the application already dual-wrote are skipped.
+TEST_P(InvariantsTest, RowsAlreadyCorrectAreNotRewritten) {
+  CreateUsers(db_.get(), 10000);
+  db_->Exec("UPDATE users SET login_name = username WHERE id <= 4000");
+  const int64_t before = db_->RowsUpdated("users");
+  ASSERT_EQ(Run(kUsersJob).exit_code, 0);
+  EXPECT_EQ(db_->RowsUpdated("users") - before, 6000);
+  EXPECT_EQ(Mismatches("users", "login_name", "username"), 0);
+}
+
+// Invariant 3: the key range is fixed at start; later inserts are left to
+// the application's dual-writes and the run still terminates.
+TEST_P(InvariantsTest, HighWaterMarkIsFixedAtStart) {
+  CreateUsers(db_.get(), 5000);
+  auto open = [&] {
+    absl::StatusOr<std::unique_ptr<Database>> conn = ConnectDatabase({db_->dsn(), std::nullopt});
+    EXPECT_TRUE(conn.ok()) << conn.status();
+    JobSpec spec;
+    spec.table = {"", "users"};
+    spec.assignments = {{"login_name", "username"}};
+    absl::StatusOr<std::unique_ptr<Job>> job = Job::Open(*std::move(conn), spec, false);
+    EXPECT_TRUE(job.ok()) << job.status();
+    return *std::move(job);
+  };
+  RunOptions slice;
+  slice.chunking.initial_rows = 1000;
+  slice.chunking.target_chunk_time = absl::ZeroDuration();
+  slice.max_chunks = 2;
+  absl::StatusOr<RunReport> first = open()->Run(slice);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->outcome, RunOutcome::kSliceEnd);
+  EXPECT_EQ(first->checkpoint.high_water, Key{"5000"});
+
+  db_->Exec(db_->InsertSeries("users", "id, username", 3000, "5000 + g, concat('user', 5000 + g)"));
+  RunOptions rest = slice;
+  rest.max_chunks = 0;
+  absl::StatusOr<RunReport> second = open()->Run(rest);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->outcome, RunOutcome::kDone);
+  EXPECT_TRUE(second->resumed);
+  EXPECT_EQ(second->rows_walked, 3000);
+  EXPECT_EQ(Mismatches("users", "login_name", "username", "id <= 5000"), 0);
+  EXPECT_EQ(db_->QueryInt("SELECT count(*) FROM users WHERE id > 5000 AND login_name IS NOT NULL"), 0);
+}
+
+// Invariant 5: a resume with a changed spec is refused unless --restart.
+TEST_P(InvariantsTest, ChangedSpecIsRefusedUnlessRestart) {
+  CreateUsers(db_.get(), 3000);
+  ASSERT_EQ(Run(kUsersJob).exit_code, 0);
+  const std::vector<std::string> changed = {"--table", "users", "--set",
+                                            "login_name = upper(username)"};
+  CliResult refused = Run(changed);
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.err.find("different spec"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("--restart"), std::string::npos) << refused.err;
+  EXPECT_EQ(Mismatches("users", "login_name", "username"), 0);  // untouched
+
+  CliResult restarted = Run(With(changed, {"--restart"}));
+  ASSERT_EQ(restarted.exit_code, 0) << restarted.err;
+  EXPECT_EQ(Mismatches("users", "login_name", "upper(username)"), 0);
+  // A different job name is a separate job with its own checkpoint.
+  CliResult other = Run(With(kUsersJob, {"--job", "users-again"}));
+  EXPECT_EQ(other.exit_code, 0) << other.err;
+}
+
+// Invariants 4 and 8: SIGTERM finishes the chunk in flight, commits its
+// checkpoint, exits 3; the data matches the checkpoint exactly; a second run
+// finishes the job.
+TEST_P(InvariantsTest, SigtermStopsAtAChunkBoundaryAndResumes) {
+  CreateUsers(db_.get(), 200000);
+  std::vector<std::string> args = {"run", "--dsn", db_->dsn(), "--log-format", "text",
+                                   "--chunk-rows", "500", "--target-chunk-time", "0"};
+  args.insert(args.end(), kUsersJob.begin(), kUsersJob.end());
+  CliProcess process(args);
+  WaitForChunks(db_.get(), "users", 5);
+  process.Signal(SIGTERM);
+  CliResult r = process.Wait();
+  ASSERT_EQ(r.exit_code, 3) << r.err;
+
+  CliResult status = Command("status", {"--job", "users", "--json"});
+  EXPECT_NE(status.out.find("\"state\":\"stopped\""), std::string::npos) << status.out;
+  // last_key is stored as a JSON array: ["12345"].
+  const int64_t last = std::stoll(
+      db_->Query("SELECT last_key FROM backfill_checkpoints WHERE job = 'users'")->substr(2));
+  ASSERT_GT(last, 0);
+  ASSERT_LT(last, 200000) << "the run finished before the signal; make the table bigger";
+  EXPECT_EQ(Mismatches("users", "login_name", "username", absl::StrCat("id <= ", last)), 0);
+  EXPECT_EQ(db_->QueryInt(absl::StrCat(
+                "SELECT count(*) FROM users WHERE login_name IS NOT NULL AND id > ", last)),
+            0);
+
+  CliResult resumed = Run(kUsersJob);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("resuming after key"), std::string::npos) << resumed.err;
+  EXPECT_EQ(Mismatches("users", "login_name", "username"), 0);
+}
+
+// Invariant 8: `backfill pause` from another shell stops the running job
+// (exit 3); a run of a paused job does nothing until `backfill resume`.
+TEST_P(InvariantsTest, PauseFromAnotherShellStopsTheRun) {
+  CreateUsers(db_.get(), 200000);
+  std::vector<std::string> args = {"run", "--dsn", db_->dsn(), "--chunk-rows", "500",
+                                   "--target-chunk-time", "0"};
+  args.insert(args.end(), kUsersJob.begin(), kUsersJob.end());
+  CliProcess process(args);
+  WaitForChunks(db_.get(), "users", 3);
+  CliResult pause = Command("pause", {"--job", "users"});
+  ASSERT_EQ(pause.exit_code, 0) << pause.err;
+  CliResult r = process.Wait();
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("paused by operator"), std::string::npos) << r.err;
+
+  CliResult blocked = Run(kUsersJob);
+  EXPECT_EQ(blocked.exit_code, 3) << blocked.err;
+  EXPECT_NE(blocked.err.find("backfill resume"), std::string::npos) << blocked.err;
+  CliResult status = Command("status", {});
+  EXPECT_NE(status.out.find("paused"), std::string::npos) << status.out;
+
+  ASSERT_EQ(Command("resume", {"--job", "users"}).exit_code, 0);
+  CliResult done = Run(kUsersJob);
+  ASSERT_EQ(done.exit_code, 0) << done.err;
+  EXPECT_EQ(Mismatches("users", "login_name", "username"), 0);
+}
+
+TEST_P(InvariantsTest, PauseOfAnUnknownJobIsBadInput) {
+  CliResult r = Command("pause", {"--job", "nope"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("no job named \"nope\""), std::string::npos) << r.err;
+}
+
+TEST_P(InvariantsTest, DryRunPrintsThePlanAndWritesNothing) {
+  CreateUsers(db_.get(), 1000);
+  CliResult r = Run(With(kUsersJob, {"--dry-run"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("estimated rows"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("UPDATE"), std::string::npos) << r.out;
+  EXPECT_FALSE(db_->TableExists("backfill_checkpoints"));
+  EXPECT_EQ(db_->QueryInt("SELECT count(*) FROM users WHERE login_name IS NOT NULL"), 0);
+}
+
+TEST_P(InvariantsTest, ASecondProcessCannotRunTheSameJob) {
+  CreateUsers(db_.get(), 200000);
+  std::vector<std::string> args = {"run", "--dsn", db_->dsn(), "--chunk-rows", "200",
+                                   "--target-chunk-time", "0"};
+  args.insert(args.end(), kUsersJob.begin(), kUsersJob.end());
+  CliProcess first(args);
+  WaitForChunks(db_.get(), "users", 2);
+  CliResult second = Run(kUsersJob);
+  EXPECT_EQ(second.exit_code, 1) << second.err;
+  EXPECT_NE(second.err.find("already running"), std::string::npos) << second.err;
+  first.Signal(SIGTERM);
+  EXPECT_EQ(first.Wait().exit_code, 3);
+}
+
+// Invariant 6: chunk bounds come from the key's index, never a scan.
+TEST_P(InvariantsTest, ChunkingNeverScansTheWholeTable) {
+  CreateUsers(db_.get(), 50000);
+  db_->Exec("ANALYZE users");
+  const int64_t before = db_->SequentialScans("users");
+  if (before < 0) GTEST_SKIP() << "this server does not count scans per table";
+  ASSERT_EQ(Run(With(kUsersJob, {"--chunk-rows", "1000", "--target-chunk-time", "0"})).exit_code,
+            0);
+  EXPECT_EQ(db_->SequentialScans("users"), before);
+  EXPECT_EQ(Mismatches("users", "login_name", "username"), 0);
+}
+
+BACKFILL_INSTANTIATE(InvariantsTest);
+
+}  // namespace
+}  // namespace backfill::testing
