@@ -1,0 +1,297 @@
+#include "throttle/controller.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace backfill {
+namespace {
+
+constexpr double kInfinity = std::numeric_limits<double>::infinity();
+constexpr absl::string_view kOperatorReason = "paused by operator";
+
+double BucketSize(const ThrottleOptions& options) {
+  if (!(options.max_rows_per_second > 0)) return 0;
+  if (options.burst_rows > 0) return static_cast<double>(options.burst_rows);
+  return std::max(1.0, options.max_rows_per_second);
+}
+
+}  // namespace
+
+ThrottleController::ThrottleController(const ThrottleOptions& options)
+    : options_([&] {
+        ThrottleOptions o = options;
+        o.resume_utilisation = std::min(o.resume_utilisation, 1.0);
+        if (o.wait_step <= absl::ZeroDuration()) {
+          o.wait_step = absl::Milliseconds(100);
+        }
+        return o;
+      }()),
+      clock_(options.clock != nullptr ? options.clock : Clock::Real()),
+      bucket_size_(BucketSize(options)) {
+  const absl::Time now = clock_->Now();
+  absl::MutexLock lock(&mu_);
+  last_evaluated_ = now;
+  tokens_ = bucket_size_;
+  tokens_at_ = now;
+}
+
+void ThrottleController::AddSignal(absl::string_view name) {
+  absl::MutexLock lock(&mu_);
+  signals_.try_emplace(std::string(name));
+}
+
+void ThrottleController::Update(absl::string_view name, Reading reading) {
+  const absl::Time now = clock_->Now();
+  absl::MutexLock lock(&mu_);
+  // Charge the time up to now under the old readings before changing them
+  // (and before registering a new name, which would count as unreadable).
+  EvaluateLocked(now);
+  auto it = signals_.find(name);
+  if (it == signals_.end()) it = signals_.try_emplace(std::string(name)).first;
+  it->second.reading = std::move(reading);
+  it->second.updated_at = now;
+  EvaluateLocked(now);
+}
+
+void ThrottleController::Poll(Signal& signal) {
+  Reading reading = signal.Read();
+  Update(signal.name(), std::move(reading));
+}
+
+void ThrottleController::SetOperatorPause(bool paused) {
+  const absl::Time now = clock_->Now();
+  absl::MutexLock lock(&mu_);
+  EvaluateLocked(now);
+  operator_pause_ = paused;
+  EvaluateLocked(now);
+}
+
+Decision ThrottleController::Check() {
+  const absl::Time now = clock_->Now();
+  absl::MutexLock lock(&mu_);
+  return EvaluateLocked(now);
+}
+
+bool ThrottleController::Readable(const Entry& entry, absl::Time now) const {
+  return entry.reading.has_value() &&
+         now - entry.updated_at <= options_.staleness_limit &&
+         std::isfinite(entry.reading->Utilisation());
+}
+
+double ThrottleController::Utilisation(const Entry& entry,
+                                       absl::Time now) const {
+  return Readable(entry, now) ? entry.reading->Utilisation() : kInfinity;
+}
+
+std::string ThrottleController::Reason(const std::string& name,
+                                       const Entry& entry,
+                                       absl::Time now) const {
+  if (!entry.reading.has_value()) {
+    return absl::StrCat(name, " unreadable: no reading yet");
+  }
+  const absl::Duration age = now - entry.updated_at;
+  if (age > options_.staleness_limit) {
+    return absl::StrCat(name, " unreadable: no reading for ",
+                        FormatQuantity(absl::ToDoubleSeconds(age), "s"));
+  }
+  return entry.reading->Describe(name);
+}
+
+Decision ThrottleController::EvaluateLocked(absl::Time now) {
+  if (!current_.proceed() && now > last_evaluated_) {
+    throttle_time_[current_.label] += now - last_evaluated_;
+  }
+  last_evaluated_ = std::max(last_evaluated_, now);
+
+  // The most critical signal (highest value / critical) and the signal with
+  // the highest utilisation; ties go to the first by name.
+  const std::string* critical_name = nullptr;
+  const Entry* critical_entry = nullptr;
+  double critical_ratio = -kInfinity;
+  const std::string* worst_name = nullptr;
+  const Entry* worst_entry = nullptr;
+  double worst = -kInfinity;
+  for (const auto& [name, entry] : signals_) {
+    const double u = Utilisation(entry, now);
+    if (u > worst) {
+      worst = u;
+      worst_name = &name;
+      worst_entry = &entry;
+    }
+    if (Readable(entry, now) && entry.reading->Critical()) {
+      const double ratio = entry.reading->value / entry.reading->critical;
+      if (ratio > critical_ratio) {
+        critical_ratio = ratio;
+        critical_name = &name;
+        critical_entry = &entry;
+      }
+    }
+  }
+  if (worst >= 1) {
+    signal_paused_ = true;
+  } else if (worst < options_.resume_utilisation) {
+    signal_paused_ = false;
+  }
+
+  Decision d;
+  if (critical_entry != nullptr) {
+    const Reading& r = *critical_entry->reading;
+    d.action = Decision::Action::kCritical;
+    d.reason = absl::StrCat("critical: ", *critical_name, " ",
+                            FormatQuantity(r.value, r.unit),
+                            r.value > r.critical ? " > " : " >= ",
+                            FormatQuantity(r.critical, r.unit));
+    d.label = absl::StrCat(*critical_name, " critical");
+  } else if (operator_pause_) {
+    d.action = Decision::Action::kWait;
+    d.reason = std::string(kOperatorReason);
+    d.label = std::string(kOperatorReason);
+  } else if (signal_paused_) {
+    d.action = Decision::Action::kWait;
+    if (!Readable(*worst_entry, now)) {
+      d.reason = Reason(*worst_name, *worst_entry, now);
+      d.label = absl::StrCat(*worst_name, " unreadable");
+    } else if (worst >= 1) {
+      d.reason = Reason(*worst_name, *worst_entry, now);
+      d.label = *worst_name;
+    } else {
+      // In the hysteresis band: below the threshold, not yet below resume.
+      const Reading& r = *worst_entry->reading;
+      d.reason = absl::StrCat(
+          *worst_name, " ", FormatQuantity(r.value, r.unit), ", resumes below ",
+          FormatQuantity(r.threshold * options_.resume_utilisation, r.unit));
+      d.label = *worst_name;
+    }
+  }
+
+  if (d.proceed()) {
+    throttled_since_ = absl::InfinitePast();
+  } else if (current_.proceed()) {
+    throttled_since_ = now;
+  }
+  current_ = d;
+  return d;
+}
+
+double ThrottleController::TokensLocked(absl::Time now) const {
+  // Whole nanoseconds first, so round rates and times refill exactly.
+  const double elapsed_ns = static_cast<double>(
+      std::max<int64_t>(0, absl::ToInt64Nanoseconds(now - tokens_at_)));
+  const double refill = options_.max_rows_per_second * elapsed_ns / 1e9;
+  return std::min(bucket_size_, tokens_ + refill);
+}
+
+absl::Duration ThrottleController::DelayFor(int64_t rows) const {
+  if (bucket_size_ == 0 || rows <= 0) return absl::ZeroDuration();
+  const absl::Time now = clock_->Now();
+  absl::MutexLock lock(&mu_);
+  const double need = std::min(static_cast<double>(rows), bucket_size_);
+  const double missing = need - TokensLocked(now);
+  // Tolerate rounding so that sleeping exactly the returned delay suffices.
+  if (missing <= 1e-6) return absl::ZeroDuration();
+  return absl::Nanoseconds(
+      std::ceil(missing * 1e9 / options_.max_rows_per_second - 1e-6));
+}
+
+void ThrottleController::RecordChunk(int64_t rows) {
+  if (bucket_size_ == 0 || rows <= 0) return;
+  const absl::Time now = clock_->Now();
+  absl::MutexLock lock(&mu_);
+  tokens_ = TokensLocked(now) - static_cast<double>(rows);
+  tokens_at_ = std::max(tokens_at_, now);
+}
+
+WaitResult ThrottleController::WaitUntilAllowed(
+    int64_t rows, absl::FunctionRef<bool()> should_stop,
+    const std::function<void(const Decision&)>& on_wait) {
+  const absl::Time start = clock_->Now();
+  WaitResult result;
+  std::string last_label;
+  while (true) {
+    const Decision d = Check();
+    if (d.critical()) {
+      result.outcome = WaitResult::Outcome::kCritical;
+      result.reason = d.reason;
+      break;
+    }
+    absl::Duration sleep;
+    bool rate_wait = false;
+    if (!d.proceed()) {
+      result.reason = d.reason;
+      if (d.label != last_label) {
+        last_label = d.label;
+        if (on_wait) on_wait(d);
+      }
+      sleep = options_.wait_step;
+    } else {
+      const absl::Duration delay = DelayFor(rows);
+      if (delay <= absl::ZeroDuration()) {
+        result.outcome = WaitResult::Outcome::kProceed;
+        break;
+      }
+      result.reason = absl::StrCat(
+          kRateLabel, " ", FormatQuantity(options_.max_rows_per_second, ""));
+      sleep = std::min(delay, options_.wait_step);
+      rate_wait = true;
+    }
+    if (should_stop()) {
+      result.outcome = WaitResult::Outcome::kStopped;
+      break;
+    }
+    const absl::Time before = clock_->Now();
+    clock_->SleepFor(sleep);
+    if (rate_wait) {
+      const absl::Duration slept = clock_->Now() - before;
+      absl::MutexLock lock(&mu_);
+      if (slept > absl::ZeroDuration()) {
+        throttle_time_[std::string(kRateLabel)] += slept;
+      }
+    }
+  }
+  result.waited = clock_->Now() - start;
+  return result;
+}
+
+ThrottleState ThrottleController::State() {
+  const absl::Time now = clock_->Now();
+  absl::MutexLock lock(&mu_);
+  const Decision d = EvaluateLocked(now);
+  ThrottleState state;
+  state.throttled = !d.proceed();
+  state.critical = d.critical();
+  state.reason = d.reason;
+  state.label = d.label;
+  state.since = throttled_since_;
+  return state;
+}
+
+std::vector<SignalStatus> ThrottleController::Signals() {
+  const absl::Time now = clock_->Now();
+  absl::MutexLock lock(&mu_);
+  EvaluateLocked(now);
+  std::vector<SignalStatus> out;
+  out.reserve(signals_.size());
+  for (const auto& [name, entry] : signals_) {
+    SignalStatus s;
+    s.name = name;
+    s.reading = entry.reading;
+    if (entry.reading.has_value()) s.age = now - entry.updated_at;
+    s.utilisation = Utilisation(entry, now);
+    s.reason = Reason(name, entry, now);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::map<std::string, absl::Duration> ThrottleController::ThrottleTime() {
+  const absl::Time now = clock_->Now();
+  absl::MutexLock lock(&mu_);
+  EvaluateLocked(now);
+  return throttle_time_;
+}
+
+}  // namespace backfill
