@@ -109,6 +109,13 @@ class PostgresDatabase final : public Database {
       conn_->inhibit_reactivation(true);
       pqxx::nontransaction tx(*conn_);
       tx.exec("SET client_min_messages = warning");
+      // A chunk's commit need not wait for its WAL flush: data and checkpoint
+      // commit in one transaction, so a server crash can only roll back the
+      // last few chunks together with their checkpoints, and the resume
+      // redoes them (idempotently). Any application commit that follows
+      // ours flushes the WAL past our commit record anyway. Saves one fsync
+      // per chunk (about 4% of a 500ms chunk on this machine).
+      tx.exec("SET synchronous_commit = off");
       for (const auto& [name, sql] : prepared_) {
         conn_->prepare(name, sql);
         conn_->prepare_now(name);
