@@ -1,6 +1,7 @@
 #include "adapters/database_factory.h"
 
 #include "absl/status/status.h"
+#include "adapters/mysql/mysql_database.h"
 #include "adapters/postgres/postgres_database.h"
 
 namespace backfill {
@@ -12,7 +13,7 @@ absl::StatusOr<std::unique_ptr<Database>> ConnectDatabase(const ConnectOptions& 
     case DatabaseKind::kPostgres:
       return OpenPostgres(*dsn, options);
     case DatabaseKind::kMysql:
-      return absl::UnimplementedError("mysql:// is not supported yet");
+      return OpenMysql(*dsn, options);
   }
   return absl::InvalidArgumentError("unknown database kind");
 }

@@ -1,0 +1,234 @@
+#include "adapters/mysql/mysql_catalog.h"
+
+#include <map>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+
+namespace backfill::mysql {
+namespace {
+
+constexpr char kContext[] = "cannot read the schema";
+
+struct ColumnMeta {
+  std::string name;         // as the server spells it
+  std::string data_type;    // information_schema DATA_TYPE, e.g. "varchar"
+  std::string column_type;  // COLUMN_TYPE, e.g. "varchar(64)", for messages
+  std::string charset;      // character columns only
+  bool not_null = false;
+  bool generated = false;
+};
+
+struct TableMeta {
+  std::string display;  // as the user named it, for messages
+  MysqlTable table;
+  std::map<std::string, ColumnMeta> columns;  // by lower-cased name
+  std::vector<std::string> primary_key;       // real names, in key order
+};
+
+std::string Field(const SqlRow& row, size_t i) { return row[i].value_or(""); }
+
+bool IsCharacterType(absl::string_view data_type) {
+  for (const char* t : {"char", "varchar", "tinytext", "text", "mediumtext",
+                        "longtext", "enum", "set"}) {
+    if (data_type == t) return true;
+  }
+  return false;
+}
+
+// Character set names go into CONVERT(... USING cs) unquoted.
+bool IsPlainName(absl::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_')
+      return false;
+  }
+  return true;
+}
+
+absl::StatusOr<TableMeta> ResolveTable(SqlSession& session,
+                                       const TableName& name,
+                                       bool case_insensitive_names) {
+  TableMeta meta;
+  meta.display = name.ToString();
+  const std::string schema =
+      name.schema.empty() ? "DATABASE()" : session.Literal(name.schema);
+  absl::StatusOr<std::vector<SqlRow>> tables = session.Query(
+      absl::StrCat("SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE, ENGINE "
+                   "FROM information_schema.TABLES WHERE TABLE_SCHEMA = ",
+                   schema, " AND TABLE_NAME = ", session.Literal(name.name)),
+      kContext);
+  if (!tables.ok()) return tables.status();
+  // information_schema compares names case-insensitively; the server does
+  // not unless lower_case_table_names is set.
+  const SqlRow* found = nullptr;
+  for (const SqlRow& row : *tables) {
+    const bool exact = Field(row, 1) == name.name &&
+                       (name.schema.empty() || Field(row, 0) == name.schema);
+    if (exact || (case_insensitive_names && found == nullptr)) found = &row;
+  }
+  if (found == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("table \"", meta.display, "\" does not exist"));
+  }
+  const std::string real_schema = Field(*found, 0);
+  const std::string real_name = Field(*found, 1);
+  if (Field(*found, 2) != "BASE TABLE") {
+    return absl::FailedPreconditionError(
+        absl::StrCat("\"", meta.display, "\" is not a table (it is a ",
+                     absl::AsciiStrToLower(Field(*found, 2)), ")"));
+  }
+  if (absl::AsciiStrToLower(Field(*found, 3)) != "innodb") {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "table \"", meta.display, "\" uses the ", Field(*found, 3),
+        " engine; backfill needs InnoDB, whose transactions commit each chunk "
+        "together with its checkpoint"));
+  }
+  meta.table = MakeMysqlTable(
+      TableName{name.schema.empty() ? "" : real_schema, real_name});
+
+  const std::string where =
+      absl::StrCat(" WHERE TABLE_SCHEMA = ", session.Literal(real_schema),
+                   " AND TABLE_NAME = ", session.Literal(real_name));
+  absl::StatusOr<std::vector<SqlRow>> columns = session.Query(
+      absl::StrCat("SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, "
+                   "CHARACTER_SET_NAME, GENERATION_EXPRESSION "
+                   "FROM information_schema.COLUMNS",
+                   where, " ORDER BY ORDINAL_POSITION"),
+      kContext);
+  if (!columns.ok()) return columns.status();
+  for (const SqlRow& row : *columns) {
+    ColumnMeta c;
+    c.name = Field(row, 0);
+    c.data_type = absl::AsciiStrToLower(Field(row, 1));
+    c.column_type = Field(row, 2);
+    c.not_null = Field(row, 3) == "NO";
+    if (IsCharacterType(c.data_type) && IsPlainName(Field(row, 4)))
+      c.charset = Field(row, 4);
+    // NULL on MariaDB and '' on MySQL 8 for ordinary columns. (EXTRA is no
+    // help: MySQL 8 says DEFAULT_GENERATED for expression defaults.)
+    c.generated = !Field(row, 5).empty();
+    meta.columns[absl::AsciiStrToLower(c.name)] = std::move(c);
+  }
+  absl::StatusOr<std::vector<SqlRow>> key = session.Query(
+      absl::StrCat("SELECT COLUMN_NAME FROM information_schema.STATISTICS",
+                   where, " AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX"),
+      kContext);
+  if (!key.ok()) return key.status();
+  for (const SqlRow& row : *key) meta.primary_key.push_back(Field(row, 0));
+  return meta;
+}
+
+const ColumnMeta* FindColumn(const TableMeta& t, absl::string_view name) {
+  auto it = t.columns.find(absl::AsciiStrToLower(name));
+  return it == t.columns.end() ? nullptr : &it->second;
+}
+
+absl::Status NoColumn(const std::string& column, const TableMeta& t) {
+  return absl::NotFoundError(absl::StrCat(
+      "column \"", column, "\" does not exist in table \"", t.display, "\""));
+}
+
+}  // namespace
+
+absl::StatusOr<MysqlChunkModel> ResolveChunkModel(SqlSession& session,
+                                                  const JobSpec& spec) {
+  absl::StatusOr<std::vector<SqlRow>> settings =
+      session.Query("SELECT @@lower_case_table_names", kContext);
+  if (!settings.ok()) return settings.status();
+  const bool case_insensitive_names =
+      !settings->empty() && Field(settings->front(), 0) != "0";
+
+  absl::StatusOr<TableMeta> target =
+      ResolveTable(session, spec.table, case_insensitive_names);
+  if (!target.ok()) return target.status();
+  std::optional<TableMeta> source;
+  if (spec.source.has_value()) {
+    absl::StatusOr<TableMeta> s =
+        ResolveTable(session, *spec.source, case_insensitive_names);
+    if (!s.ok()) return s.status();
+    source = *std::move(s);
+  }
+  const TableMeta& walked = spec.shape == Shape::kCopy ? *source : *target;
+
+  MysqlChunkModel m;
+  m.shape = spec.shape;
+  m.target = target->table;
+  if (source.has_value()) m.source = source->table;
+  m.walked = walked.table;
+  m.on = spec.on;
+  m.where = spec.where;
+
+  const std::vector<std::string>& key =
+      spec.key.empty() ? walked.primary_key : spec.key;
+  if (key.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("table \"", walked.display,
+                     "\" has no primary key; give --key COLS naming NOT NULL, "
+                     "indexed columns"));
+  }
+  for (const std::string& k : key) {
+    const ColumnMeta* c = FindColumn(walked, k);
+    if (c == nullptr) return NoColumn(k, walked);
+    if (!c->not_null) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "key column \"", k, "\" of \"", walked.display, "\" is nullable"));
+    }
+    std::optional<KeyKind> kind = KeyKindForDataType(c->data_type);
+    if (!kind.has_value()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("key column \"", k, "\" of \"", walked.display,
+                       "\" has type ", c->column_type,
+                       ", which cannot be walked exactly; give --key COLS "
+                       "naming integer, decimal, "
+                       "string, date/time or binary columns"));
+    }
+    m.key_columns.push_back(QuoteIdent(c->name));
+    m.key_kinds.push_back(*kind);
+  }
+
+  for (const Assignment& a : spec.assignments) {
+    const ColumnMeta* c = FindColumn(*target, a.column);
+    if (c == nullptr) return NoColumn(a.column, *target);
+    if (c->generated) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("column \"", a.column, "\" of \"", target->display,
+                       "\" is generated"));
+    }
+    std::string expression;
+    if (a.expression.has_value()) {
+      expression = *a.expression;
+    } else {
+      const ColumnMeta* from = FindColumn(*source, a.column);
+      if (from == nullptr) return NoColumn(a.column, *source);
+      expression = QuoteIdent(from->name);
+    }
+    m.assignments.push_back(MysqlAssignment{QuoteIdent(c->name),
+                                            std::move(expression), c->charset});
+  }
+
+  if (spec.shape == Shape::kCopy) {
+    if (target->primary_key.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("table \"", target->display,
+                       "\" has no primary key to detect rows already copied"));
+    }
+    for (const std::string& k : target->primary_key) {
+      bool assigned = false;
+      for (const Assignment& a : spec.assignments) {
+        assigned |= absl::AsciiStrToLower(a.column) == absl::AsciiStrToLower(k);
+      }
+      if (!assigned) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--columns must include \"", k,
+                         "\", the primary key of \"", target->display, "\""));
+      }
+      m.conflict_columns.push_back(QuoteIdent(k));
+    }
+  }
+  return m;
+}
+
+}  // namespace backfill::mysql
