@@ -72,6 +72,9 @@ void AddRunFlags(CLI::App* run, RunFlags* f) {
       ->check(CLI::IsMember({"auto", "text", "json"}));
   run->config_formatter(std::make_shared<TomlConfig>());
   run->set_config("--config", "", "read flags from a TOML job file; flags override it");
+  // CLI11 ignores unknown config keys by default: a typo such as `wehre = ...`
+  // would silently drop the filter. Reject them, as toml_config.h promises.
+  run->allow_config_extras(CLI::config_extras_mode::error);
 }
 
 int Main(int argc, char** argv) {

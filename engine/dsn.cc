@@ -1,6 +1,8 @@
 #include "absl/strings/string_view.h"
 #include "engine/dsn.h"
 
+#include <algorithm>
+
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -132,7 +134,9 @@ absl::StatusOr<Dsn> ParseDsn(absl::string_view uri) {
   dsn.host = *std::move(h);
   if (!port.empty() && (!absl::SimpleAtoi(port, &dsn.port) || dsn.port <= 0 ||
                         dsn.port > 65535)) {
-    return Bad(absl::StrCat("port \"", port, "\" is not a number in 1-65535"));
+    // Not echoed: with an unencoded '/', '?' or '@' in the password, the
+    // "port" is the tail of the password.
+    return Bad("the port is not a number in 1-65535");
   }
   std::optional<std::string> db = PercentDecode(path);
   if (!db.has_value()) return Bad("bad percent-encoding in the database name");
@@ -166,15 +170,29 @@ std::string RedactDsn(absl::string_view text) {
       out.replace(colon + 1, at - colon - 1, "***");
     }
   }
-  // password=secret in a query string or a conninfo string.
+  // password=secret in a query string or a conninfo string, where libpq also
+  // allows spaces around '=' and a '...' quoted value with \ escapes.
   std::string lower = absl::AsciiStrToLower(out);
-  for (size_t p = lower.find("password="); p != std::string::npos;
-       p = lower.find("password=", p + 1)) {
-    size_t start = p + 9;
-    size_t end = out.find_first_of("& \t\n", start);
-    if (end == std::string::npos) end = out.size();
+  for (size_t p = lower.find("password"); p != std::string::npos;
+       p = lower.find("password", p + 1)) {
+    size_t i = p + 8;
+    while (i < out.size() && (out[i] == ' ' || out[i] == '\t')) ++i;
+    if (i >= out.size() || out[i] != '=') continue;
+    ++i;
+    while (i < out.size() && (out[i] == ' ' || out[i] == '\t')) ++i;
+    const size_t start = i;
+    size_t end;
+    if (start < out.size() && out[start] == '\'') {
+      end = start + 1;
+      while (end < out.size() && out[end] != '\'') end += out[end] == '\\' ? 2 : 1;
+      end = std::min(end + 1, out.size());
+    } else {
+      end = out.find_first_of("& \t\n", start);
+      if (end == std::string::npos) end = out.size();
+    }
     out.replace(start, end - start, "***");
     lower = absl::AsciiStrToLower(out);
+    p = start;
   }
   return out;
 }

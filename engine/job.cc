@@ -185,6 +185,13 @@ absl::StatusOr<RunReport> Job::Run(const RunOptions& options) {
             if (!again.ok()) {
               s = again.status();
             } else if (again->has_value()) {
+              // A chunk whose acknowledgement was lost committed in this
+              // run: count it once in the report, as the checkpoint does.
+              if ((*again)->chunks > cp.chunks) {
+                report.rows_walked += (*again)->rows_walked - cp.rows_walked;
+                report.rows_written += (*again)->rows_written - cp.rows_written;
+                report.chunks += (*again)->chunks - cp.chunks;
+              }
               const bool pause = cp.pause_requested;
               cp = **again;
               cp.pause_requested = pause;

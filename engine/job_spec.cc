@@ -149,27 +149,58 @@ absl::Status ValidateJobSpec(const JobSpec& spec) {
 
 std::string DefaultJobName(const JobSpec& spec) { return spec.table.ToString(); }
 
+namespace {
+
+// An identifier in DescribeJobSpec: as is when it is a plain name, else
+// "quoted" with " doubled, so that a table named "a.b" and table b of schema a
+// (or a key column named "a, b" and key columns a and b) describe, and so
+// fingerprint, differently. Plain names keep their existing fingerprints.
+std::string DescribeIdent(absl::string_view name) {
+  bool plain = !name.empty() && !absl::ascii_isdigit(name[0]);
+  for (char c : name) plain &= absl::ascii_isalnum(c) || c == '_' || c == '$';
+  if (plain) return std::string(name);
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+std::string DescribeTable(const TableName& t) {
+  return t.schema.empty() ? DescribeIdent(t.name)
+                          : absl::StrCat(DescribeIdent(t.schema), ".",
+                                         DescribeIdent(t.name));
+}
+
+}  // namespace
+
 std::string DescribeJobSpec(const JobSpec& spec) {
   std::string out(ShapeName(spec.shape));
   if (spec.shape == Shape::kCopy) {
-    absl::StrAppend(&out, " from ", spec.source->ToString(), " into ",
-                    spec.table.ToString(), " columns ");
+    absl::StrAppend(&out, " from ", DescribeTable(*spec.source), " into ",
+                    DescribeTable(spec.table), " columns ");
   } else {
-    absl::StrAppend(&out, " ", spec.table.ToString());
+    absl::StrAppend(&out, " ", DescribeTable(spec.table));
     if (spec.source.has_value()) {
-      absl::StrAppend(&out, " from ", spec.source->ToString(), " on (", spec.on, ")");
+      absl::StrAppend(&out, " from ", DescribeTable(*spec.source), " on (", spec.on, ")");
     }
     absl::StrAppend(&out, " set ");
   }
   absl::StrAppend(&out, absl::StrJoin(spec.assignments, ", ",
                                       [](std::string* o, const Assignment& a) {
-                                        absl::StrAppend(o, a.column);
+                                        absl::StrAppend(o, DescribeIdent(a.column));
                                         if (a.expression.has_value()) {
                                           absl::StrAppend(o, " = (", *a.expression, ")");
                                         }
                                       }));
   if (!spec.where.empty()) absl::StrAppend(&out, " where (", spec.where, ")");
-  if (!spec.key.empty()) absl::StrAppend(&out, " key (", absl::StrJoin(spec.key, ", "), ")");
+  if (!spec.key.empty()) {
+    std::vector<std::string> key;
+    for (const std::string& k : spec.key) key.push_back(DescribeIdent(k));
+    absl::StrAppend(&out, " key (", absl::StrJoin(key, ", "), ")");
+  }
   return out;
 }
 

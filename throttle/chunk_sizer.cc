@@ -16,7 +16,13 @@ int64_t ChunkSizer::Clamp(double rows) const {
 
 void ChunkSizer::Observe(int64_t rows, absl::Duration elapsed) {
   const double target = absl::ToDoubleSeconds(options_.target_chunk_time);
-  if (target <= 0 || rows <= 0) return;  // fixed size, or nothing to learn
+  if (target <= 0) {
+    // Fixed size: a chunk that succeeded after a retry Shrink() returns the
+    // size to initial_rows, instead of staying halved for the rest of the run.
+    next_rows_ = Clamp(options_.initial_rows);
+    return;
+  }
+  if (rows <= 0) return;  // nothing to learn
   const double seconds = std::max(absl::ToDoubleSeconds(elapsed), 1e-6);
   const double cost = seconds / static_cast<double>(rows);
   const int64_t current = next_rows_;

@@ -30,7 +30,10 @@ std::string FirstLine(absl::string_view message) {
 }  // namespace
 
 absl::StatusCode CodeForSqlState(absl::string_view s) {
-  if (absl::StartsWith(s, "08") || s == "57P01" || s == "57P02" || s == "57P03") {
+  // 40003 statement_completion_unknown: the commit may or may not have
+  // happened (libpqxx 7 reports it as an sql_error with this SQLSTATE).
+  if (absl::StartsWith(s, "08") || s == "57P01" || s == "57P02" || s == "57P03" ||
+      s == "40003") {
     return absl::StatusCode::kUnavailable;
   }
   if (s == "40001" || s == "40P01" || s == "55P03" || s == "57014") {
