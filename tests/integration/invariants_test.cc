@@ -221,7 +221,7 @@ TEST_P(InvariantsTest, ASecondProcessCannotRunTheSameJob) {
 // Invariant 6: chunk bounds come from the key's index, never a scan.
 TEST_P(InvariantsTest, ChunkingNeverScansTheWholeTable) {
   CreateUsers(db_.get(), 50000);
-  db_->Exec("ANALYZE users");
+  db_->Analyze("users");
   const int64_t before = db_->SequentialScans("users");
   if (before < 0) GTEST_SKIP() << "this server does not count scans per table";
   ASSERT_EQ(Run(With(kUsersJob, {"--chunk-rows", "1000", "--target-chunk-time", "0"})).exit_code,

@@ -64,6 +64,9 @@ class TestDb {
   // not count them per table.
   virtual int64_t SequentialScans(const std::string& table) = 0;
 
+  // Refreshes the planner's statistics of `table` (ANALYZE / ANALYZE TABLE).
+  virtual void Analyze(const std::string& table) = 0;
+
   // Dialect helpers for portable test SQL.
   virtual std::string QuoteIdent(const std::string& name) const = 0;
   // INSERT INTO table (columns) SELECT <exprs> over g = 1..n; the

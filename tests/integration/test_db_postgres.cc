@@ -97,6 +97,8 @@ class PostgresTestDb final : public TestDb {
     return dsn->ToUri();
   }
 
+  void Analyze(const std::string& table) override { Exec("ANALYZE " + table); }
+
   int64_t SequentialScans(const std::string& table) override {
     Exec("SELECT pg_stat_clear_snapshot()");
     return QueryInt(absl::StrCat(
