@@ -10,6 +10,7 @@
 #include "adapters/database_factory.h"
 #include "cli/progress.h"
 #include "cli/status_format.h"
+#include "engine/verify.h"
 
 namespace backfill {
 namespace {
@@ -94,6 +95,45 @@ int RunCommand(const RunFlags& flags, const CancellationToken* cancel) {
                                                         report.status().message())));
   }
   return report->outcome == RunOutcome::kDone ? kExitOk : kExitStopped;
+}
+
+int VerifyCommand(const RunFlags& flags, int show, const CancellationToken* cancel) {
+  absl::StatusOr<JobSpec> spec = BuildJobSpec(flags);
+  if (!spec.ok()) return Fail(kExitBadInput, spec.status());
+  absl::StatusOr<ChunkSizerOptions> chunking = BuildChunking(flags);
+  if (!chunking.ok()) return Fail(kExitBadInput, chunking.status());
+  absl::StatusOr<std::unique_ptr<Database>> db = Connect(flags.common);
+  if (!db.ok()) return Fail(kExitBadInput, db.status());
+  VerifyOptions options;
+  options.chunking = *chunking;
+  options.show = std::max(show, 0);
+  options.cancel = cancel;
+  absl::StatusOr<VerifyReport> report = VerifyJob(**db, *spec, options);
+  if (!report.ok()) {
+    const bool bad_input = absl::IsInvalidArgument(report.status()) ||
+                           absl::IsNotFound(report.status()) ||
+                           absl::IsFailedPrecondition(report.status()) ||
+                           absl::IsPermissionDenied(report.status());
+    return Fail(bad_input ? kExitBadInput : kExitFailure, report.status());
+  }
+  std::string out = absl::StrCat(
+      "verified ", WithCommas(report->rows_walked), " rows in ", WithCommas(report->chunks),
+      " chunks: ", WithCommas(report->mismatched), " differ");
+  if (spec->shape == Shape::kCopy) {
+    absl::StrAppend(&out, " (", WithCommas(report->missing), " missing from ",
+                    spec->table.ToString(), ")");
+  }
+  absl::StrAppend(&out, "\n");
+  for (const Key& key : report->sample) absl::StrAppend(&out, "  key ", KeyToDisplay(key), "\n");
+  if (report->mismatched > static_cast<int64_t>(report->sample.size())) {
+    absl::StrAppend(&out, "  …\n");
+  }
+  std::fputs(out.c_str(), stdout);
+  if (!report->complete) {
+    std::fputs("backfill: verify stopped before the end\n", stderr);
+    return kExitStopped;
+  }
+  return report->mismatched == 0 ? kExitOk : kExitFailure;
 }
 
 int StatusCommand(const CommonFlags& flags, bool json) {

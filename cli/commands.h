@@ -13,6 +13,10 @@ namespace backfill {
 // (0), stopped by `cancel` or a pause (3), or failed (1).
 int RunCommand(const RunFlags& flags, const CancellationToken* cancel);
 
+// `backfill verify SHAPE [--show N]`: 0 when no row differs, 1 when some do
+// (listing up to `show` keys), 2 on bad input, 3 when cancelled.
+int VerifyCommand(const RunFlags& flags, int show, const CancellationToken* cancel);
+
 // `backfill status [--job NAME] [--json]`.
 int StatusCommand(const CommonFlags& flags, bool json);
 

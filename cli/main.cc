@@ -51,7 +51,8 @@ void AddCommon(CLI::App* cmd, CommonFlags* f, bool job_required) {
   if (job_required) job->required();
 }
 
-void AddRunFlags(CLI::App* run, RunFlags* f) {
+// The SHAPE flags and chunk sizing, shared by `run` and `verify`.
+void AddShapeFlags(CLI::App* run, RunFlags* f) {
   AddCommon(run, &f->common, false);
   run->add_option("--table", f->table, "column, join: the table to update");
   run->add_option("--from", f->from, "join: the table values come from; copy: the old table");
@@ -66,15 +67,19 @@ void AddRunFlags(CLI::App* run, RunFlags* f) {
                   "size chunks to take about this long (default 500ms; 0 = fixed size)");
   run->add_option("--min-chunk-rows", f->min_chunk_rows, "smallest chunk (default 10)");
   run->add_option("--max-chunk-rows", f->max_chunk_rows, "largest chunk (default 1000000)");
-  run->add_flag("--dry-run", f->dry_run, "print the plan and one chunk's SQL; write nothing");
-  run->add_flag("--restart", f->restart, "discard the checkpoint and start over");
-  run->add_option("--log-format", f->log_format, "auto (default), text or json")
-      ->check(CLI::IsMember({"auto", "text", "json"}));
   run->config_formatter(std::make_shared<TomlConfig>());
   run->set_config("--config", "", "read flags from a TOML job file; flags override it");
   // CLI11 ignores unknown config keys by default: a typo such as `wehre = ...`
   // would silently drop the filter. Reject them, as toml_config.h promises.
   run->allow_config_extras(CLI::config_extras_mode::error);
+}
+
+void AddRunFlags(CLI::App* run, RunFlags* f) {
+  AddShapeFlags(run, f);
+  run->add_flag("--dry-run", f->dry_run, "print the plan and one chunk's SQL; write nothing");
+  run->add_flag("--restart", f->restart, "discard the checkpoint and start over");
+  run->add_option("--log-format", f->log_format, "auto (default), text or json")
+      ->check(CLI::IsMember({"auto", "text", "json"}));
 }
 
 int Main(int argc, char** argv) {
@@ -85,6 +90,13 @@ int Main(int argc, char** argv) {
   RunFlags run_flags;
   CLI::App* run = app.add_subcommand("run", "backfill old rows into the new shape");
   AddRunFlags(run, &run_flags);
+
+  RunFlags verify_flags;
+  int verify_show = 10;
+  CLI::App* verify = app.add_subcommand(
+      "verify", "count rows where the new representation differs from f(old); read-only");
+  AddShapeFlags(verify, &verify_flags);
+  verify->add_option("--show", verify_show, "list up to this many differing keys (default 10)");
 
   CommonFlags status_flags;
   bool status_json = false;
@@ -116,6 +128,11 @@ int Main(int argc, char** argv) {
     CancellationToken cancel;
     InstallSignalHandlers(&cancel);
     return RunCommand(run_flags, &cancel);
+  }
+  if (*verify) {
+    CancellationToken cancel;
+    InstallSignalHandlers(&cancel);
+    return VerifyCommand(verify_flags, verify_show, &cancel);
   }
   if (*status) return StatusCommand(status_flags, status_json);
   if (*pause) return PauseCommand(pause_flags, true);

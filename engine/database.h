@@ -43,6 +43,17 @@ struct ChunkResult {
   bool pause_requested = false;  // the checkpoint's pause flag, read in-txn
 };
 
+// One chunk of a verification: rows in (after, upper] checked read-only.
+struct VerifyResult {
+  Key upper;                  // inclusive upper bound actually used
+  int64_t rows_walked = 0;    // walked-table rows in the range
+  int64_t mismatched = 0;     // rows where the new representation != f(old)
+  int64_t missing = 0;        // copy shape: source rows with no target row
+                              // (also counted in `mismatched`)
+  std::vector<Key> sample;    // walked keys of up to `show` mismatched rows
+  bool last = false;          // upper == high-water
+};
+
 // A connection to the target database, speaking its dialect. The engine owns
 // the copier loop and all policy; an adapter renders and runs SQL, quoting
 // every identifier itself (user identifiers never reach SQL unquoted).
@@ -79,6 +90,16 @@ class Database {
   // counters, state = done when last). On any error nothing of the chunk
   // is committed.
   virtual absl::StatusOr<ChunkResult> RunChunk(const ChunkRequest& request) = 0;
+
+  // Read-only twin of RunChunk for `backfill verify`: counts the rows of the
+  // chunk whose new representation differs from what the spec computes from
+  // the old one (the negation of the write guard), lists up to `show` of
+  // their keys, and writes nothing (no checkpoint either). `request.job` is
+  // ignored.
+  virtual absl::StatusOr<VerifyResult> VerifyChunk(const ChunkRequest& request,
+                                                   int show) {
+    return absl::UnimplementedError("verify is not supported on this database yet");
+  }
 
   // Takes a session-level lock named after `job` so two processes never run
   // the same job at once. kFailedPrecondition when another session holds

@@ -139,6 +139,63 @@ std::string Write(const PgChunkModel& m, bool has_lower) {
   return "";
 }
 
+// Rows of the chunk that differ from what the spec computes: the negation of
+// the write's guard (copy: also rows missing from the target).
+std::string Verify(const PgChunkModel& m, bool has_lower) {
+  int next = 1;
+  const std::string order = absl::StrJoin(KeyRefs(m, m.walked.ref), ", ");
+  const std::string tail = " LIMIT $";
+  switch (m.shape) {
+    case Shape::kColumn: {
+      std::string range = Range(m, m.target.ref, has_lower, &next);
+      return absl::StrCat("SELECT ", order, ", count(*) OVER (), 0 FROM ",
+                          m.target.qualified, " WHERE ", range, Where(m), " AND ",
+                          ColumnGuard(m), " ORDER BY ", order, tail, next);
+    }
+    case Shape::kJoin: {
+      std::string range = Range(m, m.target.ref, has_lower, &next);
+      return absl::StrCat("SELECT ", order, ", count(*) OVER (), 0 FROM ",
+                          m.target.qualified, " JOIN ", m.source->qualified, " ON (",
+                          m.on, ") WHERE ", range, Where(m), " AND ", ColumnGuard(m),
+                          " ORDER BY ", order, tail, next);
+    }
+    case Shape::kCopy: {
+      // Expressions are evaluated over the source alone (in `src`), so a
+      // column name present in both tables is never ambiguous.
+      std::vector<std::string> select, keys, join, differs;
+      for (size_t i = 0; i < m.key_columns.size(); ++i) {
+        select.push_back(absl::StrCat(m.source->ref, ".", m.key_columns[i], " AS bf_k", i));
+        keys.push_back(absl::StrCat("src.bf_k", i));
+      }
+      for (size_t i = 0; i < m.assignments.size(); ++i) {
+        const PgAssignment& a = m.assignments[i];
+        select.push_back(absl::StrCat("(", a.expression, ") AS bf_c", i));
+        const std::string value = absl::StrCat("CAST(src.bf_c", i, " AS ", a.type, ")");
+        const std::string column = absl::StrCat("bf_t.", a.column);
+        bool is_key = false;
+        for (const std::string& c : m.conflict_columns) is_key |= (c == a.column);
+        if (is_key) {
+          join.push_back(absl::StrCat(column, " = ", value));
+        } else {
+          differs.push_back(absl::StrCat(column, " IS DISTINCT FROM ", value));
+        }
+      }
+      const std::string missing =
+          absl::StrCat("bf_t.", m.conflict_columns[0], " IS NULL");
+      differs.insert(differs.begin(), missing);
+      std::string range = Range(m, m.source->ref, has_lower, &next);
+      const std::string key_order = absl::StrJoin(keys, ", ");
+      return absl::StrCat(
+          "WITH src AS (SELECT ", absl::StrJoin(select, ", "), " FROM ", m.source->qualified,
+          " WHERE ", range, Where(m), ") SELECT ", key_order,
+          ", count(*) OVER (), count(*) FILTER (WHERE ", missing, ") OVER () FROM src LEFT JOIN ",
+          m.target.qualified, " AS bf_t ON ", absl::StrJoin(join, " AND "), " WHERE ",
+          absl::StrJoin(differs, " OR "), " ORDER BY ", key_order, tail, next);
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 std::string QuoteIdent(absl::string_view name) {
@@ -174,6 +231,8 @@ PgStatements RenderPgStatements(const PgChunkModel& m) {
   s.lock_next = Lock(m, true);
   s.write_first = Write(m, false);
   s.write_next = Write(m, true);
+  s.verify_first = Verify(m, false);
+  s.verify_next = Verify(m, true);
   return s;
 }
 

@@ -57,6 +57,11 @@ struct PgStatements {
   std::string lock_next;       // (lower..., upper...)
   std::string write_first;     // (upper...) the guarded write
   std::string write_next;      // (lower..., upper...)
+  // Read-only check of a chunk: (lower..., upper..., limit) -> one row per
+  // mismatched row, up to limit: walked key..., total mismatched, total
+  // missing (copy), in key order.
+  std::string verify_first;
+  std::string verify_next;
 };
 
 PgStatements RenderPgStatements(const PgChunkModel& model);

@@ -149,7 +149,9 @@ class PostgresDatabase final : public Database {
         {"bf_lock0", statements_->lock_first},
         {"bf_lock1", statements_->lock_next},
         {"bf_w0", statements_->write_first},
-        {"bf_w1", statements_->write_next}};
+        {"bf_w1", statements_->write_next},
+        {"bf_v0", statements_->verify_first},
+        {"bf_v1", statements_->verify_next}};
     for (const auto& [name, sql] : statements) {
       if (sql.empty()) continue;
       if (absl::Status p = PrepareStatement(name, sql, "the chunk statement does not check");
@@ -196,31 +198,12 @@ class PostgresDatabase final : public Database {
     ChunkResult out;
     absl::Status s = Try("chunk failed", [&] {
       const bool next = req.after.has_value();
-      std::vector<std::string> params;
-      if (next) Append(&params, *req.after);
-      Append(&params, req.high_water);
-      const size_t lower_and_high = params.size();
-      params.push_back(absl::StrCat(std::max<int64_t>(req.rows, 1) - 1));
-
       pqxx::work tx(*conn_);
-      pqxx::result b = tx.exec_prepared(next ? "bf_bnd1" : "bf_bnd0",
-                                        pqxx::prepare::make_dynamic_params(params));
-      if (!b.empty()) {
-        out.upper = RowToKey(b[0]);
-        out.rows_walked = req.rows;
-        out.last = out.upper == req.high_water;
-      } else {
-        // Fewer than `rows` rows remain: this chunk runs to the high-water.
-        params.resize(lower_and_high);
-        pqxx::result c = tx.exec_prepared(next ? "bf_cnt1" : "bf_cnt0",
-                                          pqxx::prepare::make_dynamic_params(params));
-        out.upper = req.high_water;
-        out.rows_walked = c[0][0].as<int64_t>();
-        out.last = true;
-      }
-      params.clear();
-      if (next) Append(&params, *req.after);
-      Append(&params, out.upper);
+      Bound bound = FindUpper(tx, req);
+      out.upper = bound.upper;
+      out.rows_walked = bound.rows_walked;
+      out.last = bound.last;
+      std::vector<std::string> params = RangeParams(req.after, out.upper);
       if (has_lock_) {
         tx.exec_prepared(next ? "bf_lock1" : "bf_lock0",
                          pqxx::prepare::make_dynamic_params(params));
@@ -237,6 +220,35 @@ class PostgresDatabase final : public Database {
       }
       out.pause_requested = ck[0][0].as<bool>();
       tx.commit();
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  absl::StatusOr<VerifyResult> VerifyChunk(const ChunkRequest& req, int show) override {
+    VerifyResult out;
+    absl::Status s = Try("verify failed", [&] {
+      pqxx::read_transaction tx(*conn_);
+      Bound bound = FindUpper(tx, req);
+      out.upper = bound.upper;
+      out.rows_walked = bound.rows_walked;
+      out.last = bound.last;
+      std::vector<std::string> params = RangeParams(req.after, out.upper);
+      params.push_back(absl::StrCat(std::max(show, 1)));
+      pqxx::result r = tx.exec_prepared(req.after.has_value() ? "bf_v1" : "bf_v0",
+                                        pqxx::prepare::make_dynamic_params(params));
+      const auto keys = static_cast<pqxx::row::size_type>(key_size_);
+      for (const pqxx::row& row : r) {
+        out.mismatched = row[keys].as<int64_t>();
+        out.missing = row[keys + 1].as<int64_t>();
+        if (static_cast<int>(out.sample.size()) >= show) continue;
+        Key key;
+        for (pqxx::row::size_type i = 0; i < keys; ++i) {
+          key.emplace_back(row[i].c_str(), row[i].size());
+        }
+        out.sample.push_back(std::move(key));
+      }
       return absl::OkStatus();
     });
     if (!s.ok()) return s;
@@ -325,6 +337,46 @@ class PostgresDatabase final : public Database {
   }
 
  private:
+  struct Bound {
+    Key upper;
+    int64_t rows_walked = 0;
+    bool last = false;
+  };
+
+  // The chunk's inclusive upper bound: the key `rows` rows past `after` on
+  // the key's index, or the high-water mark when fewer rows remain.
+  Bound FindUpper(pqxx::transaction_base& tx, const ChunkRequest& req) {
+    const bool next = req.after.has_value();
+    std::vector<std::string> params = RangeParams(req.after, req.high_water);
+    const size_t range_params = params.size();
+    params.push_back(absl::StrCat(std::max<int64_t>(req.rows, 1) - 1));
+    Bound bound;
+    pqxx::result b = tx.exec_prepared(next ? "bf_bnd1" : "bf_bnd0",
+                                      pqxx::prepare::make_dynamic_params(params));
+    if (!b.empty()) {
+      bound.upper = RowToKey(b[0]);
+      bound.rows_walked = req.rows;
+      bound.last = bound.upper == req.high_water;
+      return bound;
+    }
+    params.resize(range_params);
+    pqxx::result c = tx.exec_prepared(next ? "bf_cnt1" : "bf_cnt0",
+                                      pqxx::prepare::make_dynamic_params(params));
+    bound.upper = req.high_water;
+    bound.rows_walked = c[0][0].as<int64_t>();
+    bound.last = true;
+    return bound;
+  }
+
+  // Parameters of a range statement: [lower key...], upper key....
+  static std::vector<std::string> RangeParams(const std::optional<Key>& after,
+                                              const Key& upper) {
+    std::vector<std::string> params;
+    if (after.has_value()) Append(&params, *after);
+    Append(&params, upper);
+    return params;
+  }
+
   static absl::Status NoSuchJob(const std::string& job) {
     return absl::NotFoundError(absl::StrCat("no job named \"", job, "\""));
   }
