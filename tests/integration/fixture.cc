@@ -1,6 +1,7 @@
 #include "tests/integration/fixture.h"
 
 #include <cctype>
+#include <cstdlib>
 
 #include "absl/strings/str_cat.h"
 
@@ -12,7 +13,11 @@ std::string ParamName(const ::testing::TestParamInfo<std::string>& info) {
 
 void IntegrationTest::SetUp() {
   const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string name = absl::StrCat("bf_", info->test_suite_name(), "_", info->name());
+  // BACKFILL_TEST_DB_PREFIX keeps concurrent runs of the suite (say, a CI
+  // check beside a developer's run) out of each other's scratch databases.
+  const char* prefix = std::getenv("BACKFILL_TEST_DB_PREFIX");
+  std::string name = absl::StrCat(prefix != nullptr ? prefix : "bf_", info->test_suite_name(),
+                                  "_", info->name());
   std::string clean;
   for (char c : name) {
     clean.push_back(std::isalnum(static_cast<unsigned char>(c))
