@@ -18,4 +18,10 @@ absl::Duration Backoff::Next() {
   return full * fraction;
 }
 
+absl::string_view RetryReason(const absl::Status& error) {
+  if (absl::IsAborted(error)) return "lock_conflict";
+  if (absl::IsUnavailable(error)) return "connection_lost";
+  return "other";
+}
+
 }  // namespace backfill

@@ -3,6 +3,8 @@
 
 #include <cstdint>
 
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "throttle/clock.h"
 
@@ -27,6 +29,16 @@ class Backoff {
   const absl::Duration cap_;
   int attempt_ = 0;
 };
+
+// Bounded-cardinality name of why a chunk is retried, shared by the JSON
+// retry event's "reason" and the metrics label
+// backfill_retries_total{reason}:
+//   kAborted      "lock_conflict"    deadlock, serialization failure or lock
+//                                    wait timeout; the chunk rolled back
+//   kUnavailable  "connection_lost"  the chunk may or may not have committed;
+//                                    the checkpoint row tells
+//   anything else "other"
+absl::string_view RetryReason(const absl::Status& error);
 
 }  // namespace backfill
 
