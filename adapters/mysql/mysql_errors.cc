@@ -48,13 +48,13 @@ absl::StatusCode CodeForMysqlError(unsigned int e, absl::string_view sqlstate) {
   if (In(e, {1146, 1054, 1049, 1051, 1109, 1305, 1630})) {
     return absl::StatusCode::kNotFound;
   }
-  // Syntax and schema/type errors that carry only the generic SQLSTATE:
-  // 1093 target table in FROM, 1221 incorrect usage, 1235 not supported,
-  // 1267/1270/1271 illegal mix of collations, 1292 truncated incorrect value,
-  // 1366 incorrect value, 1411 incorrect value for function, 1906/3105
-  // value for a generated column.
-  if (In(e, {1064, 1093, 1221, 1235, 1267, 1270, 1271, 1292, 1366, 1411, 1906,
-             3105})) {
+  // Syntax and schema/type errors whose SQLSTATE is not class 42/22/21:
+  // 1052 ambiguous column (23000), 1093 target table in FROM, 1221 incorrect
+  // usage, 1235 not supported, 1267/1270/1271 illegal mix of collations, 1292
+  // truncated incorrect value, 1366 incorrect value, 1411 incorrect value for
+  // function, 1906/3105 value for a generated column.
+  if (In(e, {1064, 1052, 1093, 1221, 1235, 1267, 1270, 1271, 1292, 1366, 1411,
+             1906, 3105})) {
     return absl::StatusCode::kInvalidArgument;
   }
   if (absl::StartsWith(sqlstate, "42") || absl::StartsWith(sqlstate, "22") ||

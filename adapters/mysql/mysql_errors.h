@@ -7,23 +7,24 @@
 namespace backfill::mysql {
 
 // The status code for a server or client error number (mysql_errno) and its
-// SQLSTATE (mysql_sqlstate; "HY000" when the server has no specific one).
-// The code carries the retry policy (see engine/database.h):
-//   1213 deadlock, 1205 lock wait timeout, 1317 query interrupted,
-//   3024/1969 statement timeout                                -> kAborted
-//   2002/2003/2005/2006/2013/2055/2026 client connection errors,
-//   1040 too many connections, 1053 shutdown, 1152/1158-1161
-//   network, 1927 connection killed, 1290/1836 read-only
-//   (failover), 4031 idle disconnect                           -> kUnavailable
-//   1045/1698 access denied                                    ->
-//   kUnauthenticated 1044 db access, 1142/1143 table/column access, 1227 ->
-//   kPermissionDenied 1146 no such table, 1054 unknown column, 1049 unknown db,
-//   1051, 1109, 1305/1630 no such function                     -> kNotFound
-//   1064 syntax and other schema/type errors (SQLSTATE class
-//   42, 22, 21, and known HY000 ones such as illegal mix of
-//   collations)                                                ->
-//   kInvalidArgument anything else (constraint violations, disk full, ...) ->
-//   kInternal
+// SQLSTATE (mysql_sqlstate; "HY000" when there is no specific one). The code
+// carries the retry policy (see engine/database.h):
+//   kAborted: 1213 deadlock, 1205 lock wait timeout, 1317 interrupted,
+//     3024/1969 statement timeout; SQLSTATE class 40.
+//   kUnavailable: client errors 2002/2003/2005 (cannot connect), 2006 gone
+//     away, 2013/2055 lost connection, 2026 TLS; server 1040 too many
+//     connections, 1053 shutdown, 1152/1158-1161 network, 1927 connection
+//     killed, 1290/1836 read-only (failover), 4031 idle disconnect;
+//     SQLSTATE class 08.
+//   kUnauthenticated: 1045/1698 access denied; SQLSTATE class 28.
+//   kPermissionDenied: 1044 database, 1142/1143 table/column, 1227.
+//   kNotFound: 1146 table, 1054 column, 1049 database, 1051, 1109,
+//     1305/1630 function.
+//   kInvalidArgument: 1064 syntax and the other schema/type errors: SQLSTATE
+//     classes 42, 22 and 21, and 1052, 1093, 1221, 1235, 1267, 1270, 1271,
+//     1292, 1366, 1411, 1906, 3105 (ambiguous column, collation mixes, bad
+//     values, generated columns, ...).
+//   kInternal: anything else (constraint violations, disk full, ...).
 absl::StatusCode CodeForMysqlError(unsigned int error,
                                    absl::string_view sqlstate = "HY000");
 
