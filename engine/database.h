@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "engine/checkpoint.h"
 #include "engine/job_spec.h"
 #include "engine/key.h"
@@ -33,6 +34,13 @@ struct ChunkRequest {
   std::optional<Key> after;   // exclusive lower bound; nullopt = from the start
   Key high_water;             // inclusive upper bound of the whole walk
   int64_t rows = 1000;        // rows of the walked table in this chunk
+  // Longest the chunk's transaction waits for any one lock (PostgreSQL
+  // lock_timeout, set LOCAL to the chunk's transaction; MySQL
+  // innodb_lock_wait_timeout, whole seconds, at least 1). A wait past it
+  // fails the chunk with kAborted, which the engine retries with a smaller
+  // chunk, so the backfill never queues the application behind it for long.
+  // Zero or less: the adapter's session default.
+  absl::Duration lock_timeout = absl::Seconds(2);
 };
 
 struct ChunkResult {

@@ -18,6 +18,7 @@ void ApplyChunk(const ChunkResult& r, Checkpoint* cp, absl::Time now) {
   cp->rows_written += r.rows_written;
   cp->chunks += 1;
   cp->updated_at = now;
+  cp->message.clear();
   if (r.last) cp->state = JobState::kDone;
 }
 
@@ -29,6 +30,7 @@ absl::string_view RunOutcomeName(RunOutcome outcome) {
     case RunOutcome::kStopped: return "stopped";
     case RunOutcome::kPaused: return "paused";
     case RunOutcome::kSliceEnd: return "slice_end";
+    case RunOutcome::kCritical: return "critical";
   }
   return "unknown";
 }
@@ -136,9 +138,16 @@ absl::StatusOr<RunReport> Job::Run(const RunOptions& options) {
   Backoff backoff(clock);
   int attempt = 0;                       // failed attempts of the current chunk
   std::optional<absl::Time> unavailable_since;
+  // Set when the pause flag is seen while the throttle holds writes.
+  bool pause_seen = false;
+  absl::Time pause_checked = clock->Now();
   while (true) {
     if (options.cancel != nullptr && options.cancel->cancelled()) {
       return stop(JobState::kStopped, RunOutcome::kStopped, "stopped by signal");
+    }
+    if (pause_seen) {
+      cp.pause_requested = true;
+      return stop(JobState::kPaused, RunOutcome::kPaused, "paused by operator");
     }
     if (options.max_chunks > 0 && report.chunks >= options.max_chunks) {
       return stop(JobState::kStopped, RunOutcome::kSliceEnd,
@@ -150,7 +159,51 @@ absl::StatusOr<RunReport> Job::Run(const RunOptions& options) {
                                absl::FormatDuration(options.max_duration)));
     }
 
+    if (options.throttle != nullptr) {
+      // Between chunks: wait until pacing allows the next one. The loop top
+      // handles whatever stopped the wait.
+      auto should_stop = [&] {
+        if (options.cancel != nullptr && options.cancel->cancelled()) return true;
+        const absl::Time now = clock->Now();
+        if (now - start >= options.max_duration) return true;
+        if (now - pause_checked >= absl::Seconds(1)) {
+          pause_checked = now;
+          absl::StatusOr<std::optional<Checkpoint>> flag =
+              db_->LoadCheckpoint(spec_.job);
+          // An error here is left to the next chunk to find.
+          if (flag.ok() && flag->has_value() && (*flag)->pause_requested) {
+            pause_seen = true;
+          }
+        }
+        return pause_seen;
+      };
+      bool held = false;
+      auto on_wait = [&](const Decision& d) {
+        held = true;
+        observer->OnThrottle(d);
+        // Best effort: `status` shows why the job is not advancing. The
+        // next chunk's checkpoint update clears the message.
+        cp.message = absl::StrCat("throttled: ", d.reason);
+        cp.updated_at = clock->Now();
+        (void)db_->SaveCheckpoint(cp);
+      };
+      WaitResult wait =
+          options.throttle->WaitUntilAllowed(sizer.next_rows(), should_stop, on_wait);
+      report.throttled += wait.waited;
+      if (wait.outcome == WaitResult::Outcome::kCritical) {
+        return stop(JobState::kStopped, RunOutcome::kCritical, wait.reason);
+      }
+      if (held) {
+        cp.message.clear();
+        if (wait.outcome == WaitResult::Outcome::kProceed) {
+          observer->OnThrottle(Decision{});
+        }
+      }
+      if (wait.outcome == WaitResult::Outcome::kStopped) continue;
+    }
+
     ChunkRequest request{spec_.job, cp.last_key, *cp.high_water, sizer.next_rows()};
+    request.lock_timeout = options.lock_timeout;
     const absl::Time chunk_start = clock->Now();
     absl::StatusOr<ChunkResult> result = db_->RunChunk(request);
     const absl::Time chunk_end = clock->Now();
@@ -221,6 +274,7 @@ absl::StatusOr<RunReport> Job::Run(const RunOptions& options) {
     report.rows_written += result->rows_written;
     report.chunks += 1;
     sizer.Observe(result->rows_walked, chunk_end - chunk_start);
+    if (options.throttle != nullptr) options.throttle->RecordChunk(result->rows_walked);
 
     Progress progress;
     progress.checkpoint = &cp;

@@ -15,6 +15,7 @@
 #include "engine/job_spec.h"
 #include "throttle/chunk_sizer.h"
 #include "throttle/clock.h"
+#include "throttle/controller.h"
 
 namespace backfill {
 
@@ -46,6 +47,7 @@ enum class RunOutcome {
   kStopped,   // cancelled through the CancellationToken
   kPaused,    // an operator set the pause flag (`backfill pause`)
   kSliceEnd,  // RunOptions::max_duration or max_chunks was reached
+  kCritical,  // a --critical-* threshold was crossed (RunOptions::throttle)
 };
 
 absl::string_view RunOutcomeName(RunOutcome outcome);
@@ -58,6 +60,9 @@ struct RunReport {
   int64_t rows_written = 0;   // in this run
   int64_t chunks = 0;         // in this run
   int64_t retries = 0;        // chunk attempts retried in this run
+  // Time spent waiting on RunOptions::throttle before chunks (signals over
+  // their thresholds, unreadable signals, the rows/s cap).
+  absl::Duration throttled = absl::ZeroDuration();
   absl::Duration elapsed;
   Checkpoint checkpoint;      // the checkpoint as the run left it
 };
@@ -74,6 +79,10 @@ class Observer {
   virtual void OnRetry(const absl::Status& error, int attempt,
                        absl::Duration backoff) {}
   virtual void OnFinish(const RunReport& report) {}
+  // RunOptions::throttle holds writes (decision.action kWait) or its reason
+  // changed; called again with a kProceed decision (empty reason) when
+  // writes resume. Not called for routine waits on the rows/s cap.
+  virtual void OnThrottle(const Decision& decision) {}
 };
 
 struct RunOptions {
@@ -93,8 +102,22 @@ struct RunOptions {
   // How long to keep reconnecting after the connection is lost
   // (kUnavailable) before the run fails. Backoff is capped exponential.
   absl::Duration retry_for = absl::Minutes(5);
+  // Lock wait of each chunk's transaction (ChunkRequest::lock_timeout):
+  // a chunk that waits longer for a lock rolls back and is retried, halved.
+  // Default 2s. Zero: the adapter's session default.
+  absl::Duration lock_timeout = absl::Seconds(2);
   // Optional; not owned; must outlive Run.
   const CancellationToken* cancel = nullptr;
+  // Pacing: before each chunk the copier waits until the controller allows
+  // the chunk's rows (ThrottleController::WaitUntilAllowed) and afterwards
+  // records the rows it walked. While it waits, the run still stops on
+  // cancellation, the slice limits and the operator's pause flag (read from
+  // the checkpoint about once a second). A critical decision stops the run:
+  // checkpoint state "stopped" with the reason as its message, outcome
+  // kCritical. The controller must use the same clock as the run, and
+  // something (a Pacer) must feed it signals; without signals it only
+  // applies its rows/s cap. nullptr (default): no pacing.
+  ThrottleController* throttle = nullptr;
   Observer* observer = nullptr;
   Clock* clock = nullptr;  // default: Clock::Real()
 };

@@ -118,6 +118,23 @@ class MysqlDatabase final : public Database {
         MysqlConnection::Open(settings_);
     if (!c.ok()) return c.status();
     conn_ = *std::move(c);
+    lock_wait_seconds_ = 0;  // the connection's default
+    return absl::OkStatus();
+  }
+
+  // ChunkRequest::lock_timeout as innodb_lock_wait_timeout: whole seconds,
+  // rounded up, at least 1 (1205 past it: kAborted, retried smaller). Set
+  // on the session only when it changes.
+  absl::Status SetLockWait(absl::Duration timeout) {
+    if (timeout <= absl::ZeroDuration()) return absl::OkStatus();
+    const int64_t seconds = std::max<int64_t>(
+        1, absl::ToInt64Seconds(absl::Ceil(timeout, absl::Seconds(1))));
+    if (seconds == lock_wait_seconds_) return absl::OkStatus();
+    absl::StatusOr<mysql::ExecResult> r = conn_->Exec(
+        absl::StrCat("SET SESSION innodb_lock_wait_timeout = ", seconds),
+        "chunk failed");
+    if (!r.ok()) return r.status();
+    lock_wait_seconds_ = seconds;
     return absl::OkStatus();
   }
 
@@ -194,6 +211,7 @@ class MysqlDatabase final : public Database {
     if (!high.ok()) return high.status();
     const KeyLiterals* after = lower.has_value() ? &*lower : nullptr;
 
+    if (absl::Status s = SetLockWait(req.lock_timeout); !s.ok()) return s;
     if (absl::StatusOr<mysql::ExecResult> b =
             conn_->Exec("START TRANSACTION", kContext);
         !b.ok()) {
@@ -465,6 +483,7 @@ class MysqlDatabase final : public Database {
   const mysql::ConnectionSettings settings_;
   std::unique_ptr<MysqlConnection> conn_;
   std::optional<mysql::MysqlChunkModel> model_;
+  int64_t lock_wait_seconds_ = 0;  // set on the session; 0 = its default
 };
 
 }  // namespace

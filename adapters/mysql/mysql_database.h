@@ -19,8 +19,10 @@ namespace backfill {
 // may stand for `-`. Any other parameter is kInvalidArgument.
 //
 // The session runs with autocommit on outside chunk transactions, utf8mb4,
-// innodb_lock_wait_timeout = 10 s (a chunk waiting longer is retried,
-// smaller), and the server's own sql_mode and isolation level: user
+// innodb_lock_wait_timeout = 10 s, then each chunk's
+// ChunkRequest::lock_timeout (default 2 s, whole seconds; a chunk waiting
+// longer is retried, smaller), and the server's own sql_mode and isolation
+// level: user
 // expressions are MySQL SQL as the application runs it.
 //
 // Fails with kUnavailable (unreachable), kUnauthenticated (bad password),

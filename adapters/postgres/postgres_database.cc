@@ -199,6 +199,12 @@ class PostgresDatabase final : public Database {
     absl::Status s = Try("chunk failed", [&] {
       const bool next = req.after.has_value();
       pqxx::work tx(*conn_);
+      if (req.lock_timeout > absl::ZeroDuration()) {
+        // A lock wait past it fails with 55P03 (kAborted): retried smaller.
+        tx.exec(absl::StrCat(
+            "SET LOCAL lock_timeout = ",
+            std::max<int64_t>(1, absl::ToInt64Milliseconds(req.lock_timeout))));
+      }
       Bound bound = FindUpper(tx, req);
       out.upper = bound.upper;
       out.rows_walked = bound.rows_walked;

@@ -1,0 +1,480 @@
+#include "adapters/postgres/pg_signals.h"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <optional>
+#include <pqxx/pqxx>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "adapters/postgres/pg_errors.h"
+
+// See postgres_database.cc: a broken connection must not silently
+// reconnect; the session reconnects itself on its next reading.
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
+namespace backfill::pg {
+namespace {
+
+constexpr char kHeartbeatTable[] = "backfill_heartbeat";
+constexpr absl::Duration kStatementTimeout = absl::Seconds(1);
+
+std::string TimeoutSql(absl::string_view setting, absl::Duration d) {
+  return absl::StrCat("SET ", setting, " = ",
+                      std::max<int64_t>(1, absl::ToInt64Milliseconds(d)));
+}
+
+// One connection of a signal, opened lazily and re-opened on the next call
+// after it broke. Not thread-safe (one poller thread).
+class Session {
+ public:
+  // `setup`: statements run after each connect. `check`: run after setup;
+  // an error from it fails the connect.
+  Session(const Dsn& dsn_in, const ConnectOptions& options,
+          std::vector<std::string> setup,
+          std::function<absl::Status(pqxx::connection&)> check = nullptr)
+      : setup_(std::move(setup)), check_(std::move(check)) {
+    Dsn dsn = dsn_in;
+    if (options.password.has_value()) dsn.password = options.password;
+    bool has_timeout = false, has_app = false;
+    for (const auto& [k, v] : dsn.params) {
+      has_timeout |= k == "connect_timeout";
+      has_app |= k == "application_name";
+    }
+    // A replica that is down refuses at once; one that is unreachable must
+    // not hold the poller (and the run's shutdown) for long.
+    if (!has_timeout) dsn.params.emplace_back("connect_timeout", "2");
+    if (!has_app) dsn.params.emplace_back("application_name", "backfill-pacer");
+    uri_ = dsn.ToUri();
+    secret_ = dsn.password.value_or("");
+  }
+
+  // Runs `f(tx)` on a fresh nontransaction, connecting first if needed.
+  // Exceptions become a Status (MapPgError); a connection that is no longer
+  // usable is dropped so the next call reconnects.
+  template <typename F>
+  absl::Status Run(absl::string_view context, F&& f) {
+    if (conn_ == nullptr) {
+      if (absl::Status s = Connect(); !s.ok()) return s;
+    }
+    try {
+      pqxx::nontransaction tx(*conn_);
+      return f(tx);
+    } catch (const std::exception& e) {
+      absl::Status s = MapPgError(e, context, secret_);
+      if (absl::IsUnavailable(s) || !conn_->is_open()) conn_.reset();
+      return s;
+    }
+  }
+
+  absl::Status Connect() {
+    try {
+      auto conn = std::make_unique<pqxx::connection>(uri_);
+      conn->inhibit_reactivation(true);
+      {
+        pqxx::nontransaction tx(*conn);
+        tx.exec("SET client_min_messages = warning");
+        for (const std::string& sql : setup_) tx.exec(sql);
+      }
+      if (check_) {
+        if (absl::Status s = check_(*conn); !s.ok()) return s;
+      }
+      conn_ = std::move(conn);
+      return absl::OkStatus();
+    } catch (const std::exception& e) {
+      return MapPgError(e, "cannot connect", secret_);
+    }
+  }
+
+ private:
+  std::string uri_;
+  std::string secret_;
+  const std::vector<std::string> setup_;
+  const std::function<absl::Status(pqxx::connection&)> check_;
+  std::unique_ptr<pqxx::connection> conn_;
+};
+
+std::string Message(const absl::Status& s) { return std::string(s.message()); }
+
+// --- heartbeat ------------------------------------------------------------
+
+class PgHeartbeat final : public Heartbeat {
+ public:
+  PgHeartbeat(const Dsn& dsn, const ConnectOptions& options, std::string job)
+      : job_(std::move(job)),
+        session_(dsn, options,
+                 {TimeoutSql("statement_timeout", kStatementTimeout),
+                  TimeoutSql("lock_timeout", kStatementTimeout),
+                  // Never wait for a (possibly paused) synchronous standby.
+                  "SET synchronous_commit = local"}) {}
+
+  absl::Status CreateTable() {
+    return session_.Run("cannot create the heartbeat table", [&](auto& tx) {
+      try {
+        tx.exec(
+            absl::StrCat("CREATE TABLE IF NOT EXISTS ", kHeartbeatTable,
+                         " (job text PRIMARY KEY, ts timestamptz NOT NULL)"));
+      } catch (const pqxx::unique_violation&) {
+        // Another job created it at the same moment.
+      }
+      return absl::OkStatus();
+    });
+  }
+
+  absl::Status Beat() override {
+    return session_.Run("cannot write the heartbeat", [&](auto& tx) {
+      tx.exec_params(absl::StrCat("INSERT INTO ", kHeartbeatTable,
+                                  " (job, ts) VALUES ($1, clock_timestamp()) "
+                                  "ON CONFLICT (job) DO UPDATE SET ts = "
+                                  "EXCLUDED.ts"),
+                     job_);
+      return absl::OkStatus();
+    });
+  }
+
+ private:
+  const std::string job_;
+  Session session_;
+};
+
+// --- replica lag from the heartbeat ------------------------------------------
+
+absl::Status CheckStandby(pqxx::connection& conn) {
+  pqxx::nontransaction tx(conn);
+  if (!tx.exec("SELECT pg_is_in_recovery()")[0][0].as<bool>()) {
+    return absl::FailedPreconditionError(
+        "not a standby (pg_is_in_recovery() is false): --replica must name "
+        "a streaming replica of --dsn");
+  }
+  return absl::OkStatus();
+}
+
+class PgReplicaLag final : public Signal {
+ public:
+  PgReplicaLag(const Dsn& dsn, const ConnectOptions& options, std::string name,
+               std::string job, const LagLimits& limits)
+      : name_(std::move(name)),
+        job_(std::move(job)),
+        limits_(limits),
+        session_(dsn, options,
+                 {TimeoutSql("statement_timeout", kStatementTimeout)},
+                 CheckStandby) {}
+
+  Session& session() { return session_; }
+  const std::string& name() const override { return name_; }
+
+  Reading Read() override {
+    std::optional<double> lag;
+    absl::Status s = session_.Run("cannot read the heartbeat", [&](auto& tx) {
+      pqxx::result r = tx.exec_params(
+          absl::StrCat("SELECT extract(epoch FROM clock_timestamp() - ts)::"
+                       "float8 FROM ",
+                       kHeartbeatTable, " WHERE job = $1"),
+          job_);
+      if (!r.empty() && !r[0][0].is_null()) lag = r[0][0].as<double>();
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return Reading::Unreadable(Message(s));
+    if (!lag.has_value()) {
+      return Reading::Unreadable("no heartbeat row for this job yet");
+    }
+    return Reading::Ok(*lag, absl::ToDoubleSeconds(limits_.max_lag), "s",
+                       absl::ToDoubleSeconds(limits_.critical_lag));
+  }
+
+ private:
+  const std::string name_;
+  const std::string job_;
+  const LagLimits limits_;
+  Session session_;
+};
+
+// --- pg_stat_replication ----------------------------------------------------
+
+struct Standby {
+  int64_t pid = 0;
+  std::string name;  // application_name at client address
+  double replay_lag = 0;
+  std::optional<double> bytes_behind;  // nullopt: no replay position yet
+  std::string replay_lsn;
+  double now = 0;  // the primary's clock, epoch seconds
+};
+
+constexpr char kStandbysSql[] =
+    "SELECT pid, coalesce(nullif(application_name, ''), 'walsender') || "
+    "coalesce(' at ' || host(client_addr), ''), "
+    "coalesce(extract(epoch FROM replay_lag)::float8, 0), "
+    "pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::float8, "
+    "coalesce(replay_lsn::text, ''), "
+    "extract(epoch FROM clock_timestamp())::float8 "
+    "FROM pg_stat_replication ORDER BY 2, 1";
+
+absl::Status ReadStandbys(Session& session, std::vector<Standby>* out) {
+  out->clear();
+  return session.Run("cannot read pg_stat_replication", [&](auto& tx) {
+    for (const pqxx::row& row : tx.exec(kStandbysSql)) {
+      Standby s;
+      s.pid = row[0].template as<int64_t>();
+      s.name = row[1].c_str();
+      s.replay_lag = row[2].template as<double>();
+      if (!row[3].is_null()) s.bytes_behind = row[3].template as<double>();
+      s.replay_lsn = row[4].c_str();
+      s.now = row[5].template as<double>();
+      out->push_back(std::move(s));
+    }
+    return absl::OkStatus();
+  });
+}
+
+class PgStatReplication final : public Signal {
+ public:
+  enum class Kind { kTime, kBytes };
+
+  PgStatReplication(const Dsn& dsn, const ConnectOptions& options, Kind kind,
+                    const LagLimits& limits,
+                    std::map<std::string, int> expected)
+      : name_(kind == Kind::kTime ? "replication_lag pg_stat_replication"
+                                  : "replication_bytes pg_stat_replication"),
+        kind_(kind),
+        limits_(limits),
+        expected_(std::move(expected)),
+        session_(dsn, options,
+                 {TimeoutSql("statement_timeout", kStatementTimeout)}) {}
+
+  const std::string& name() const override { return name_; }
+
+  Reading Read() override {
+    std::vector<Standby> standbys;
+    if (absl::Status s = ReadStandbys(session_, &standbys); !s.ok()) {
+      return Reading::Unreadable(Message(s));
+    }
+    std::map<std::string, int> seen;
+    for (const Standby& s : standbys) ++seen[s.name];
+    std::vector<std::string> missing;
+    for (auto& [name, count] : expected_) {
+      const int now = seen.count(name) ? seen[name] : 0;
+      if (now < count) missing.push_back(name);
+    }
+    // A standby that connects later is watched from then on.
+    for (const auto& [name, count] : seen) {
+      expected_[name] = std::max(expected_[name], count);
+    }
+    if (!missing.empty()) {
+      return Reading::Unreadable(absl::StrCat(
+          "standby ", absl::StrJoin(missing, ", "), " is not connected"));
+    }
+
+    double worst = 0;
+    std::map<int64_t, Stuck> stuck;
+    for (const Standby& s : standbys) {
+      if (!s.bytes_behind.has_value()) {
+        return Reading::Unreadable(absl::StrCat(
+            "standby ", s.name, " has not reported its replay position"));
+      }
+      if (kind_ == Kind::kBytes) {
+        worst = std::max(worst, *s.bytes_behind);
+        continue;
+      }
+      // replay_lag is only measured when the replay position moves: while
+      // replay is stalled it keeps its last value. So also count how long
+      // the replay position has stayed put while the primary is ahead.
+      double lag = s.replay_lag;
+      if (*s.bytes_behind > 0) {
+        Stuck st{s.replay_lsn, s.now};
+        auto it = stuck_.find(s.pid);
+        if (it != stuck_.end() && it->second.lsn == s.replay_lsn) {
+          st = it->second;
+        }
+        lag = std::max(lag, s.now - st.since);
+        stuck[s.pid] = st;
+      }
+      worst = std::max(worst, lag);
+    }
+    stuck_ = std::move(stuck);
+    if (kind_ == Kind::kBytes) {
+      return Reading::Ok(worst, static_cast<double>(limits_.max_lag_bytes),
+                         "B");
+    }
+    return Reading::Ok(worst, absl::ToDoubleSeconds(limits_.max_lag), "s",
+                       absl::ToDoubleSeconds(limits_.critical_lag));
+  }
+
+ private:
+  struct Stuck {
+    std::string lsn;
+    double since = 0;
+  };
+
+  const std::string name_;
+  const Kind kind_;
+  const LagLimits limits_;
+  std::map<std::string, int> expected_;  // standby name -> connections
+  std::map<int64_t, Stuck> stuck_;       // by walsender pid
+  Session session_;
+};
+
+// --- probe and throttle query
+// -------------------------------------------------
+
+// A bad query is bad input when the signal is opened; at run time the same
+// error only makes the signal unreadable.
+absl::Status QueryError(absl::string_view flag, const absl::Status& s) {
+  if (absl::IsUnavailable(s) || absl::IsUnauthenticated(s)) return s;
+  return absl::InvalidArgumentError(absl::StrCat(flag, ": ", s.message()));
+}
+
+std::vector<std::string> ReadOnlySetup(absl::Duration timeout) {
+  return {TimeoutSql("statement_timeout", timeout),
+          "SET default_transaction_read_only = on"};
+}
+
+class PgProbe final : public Probe {
+ public:
+  PgProbe(const Dsn& dsn, const ConnectOptions& options, std::string sql,
+          absl::Duration timeout)
+      : sql_(std::move(sql)), session_(dsn, options, ReadOnlySetup(timeout)) {}
+
+  absl::Status Run() override {
+    return session_.Run("probe query failed", [&](auto& tx) {
+      tx.exec(sql_);
+      return absl::OkStatus();
+    });
+  }
+
+ private:
+  const std::string sql_;
+  Session session_;
+};
+
+class PgThrottleQuery final : public Signal {
+ public:
+  PgThrottleQuery(const Dsn& dsn, const ConnectOptions& options,
+                  std::string sql, double threshold)
+      : sql_(std::move(sql)),
+        threshold_(threshold),
+        session_(dsn, options, ReadOnlySetup(kStatementTimeout)) {}
+
+  const std::string& name() const override { return name_; }
+
+  // The query's status; `value` set when it returned a usable number.
+  absl::Status Query(Reading* reading) {
+    return session_.Run("throttle query failed", [&](auto& tx) {
+      pqxx::result r = tx.exec(sql_);
+      if (r.empty() || r.columns() == 0) {
+        *reading = Reading::Unreadable("the query returned no row");
+      } else if (r[0][0].is_null()) {
+        *reading = Reading::Unreadable("the query returned NULL");
+      } else {
+        double value = 0;
+        if (absl::SimpleAtod(r[0][0].c_str(), &value)) {
+          *reading = Reading::Ok(value, threshold_);
+        } else {
+          *reading = Reading::Unreadable(
+              absl::StrCat("not a number: \"", r[0][0].c_str(), "\""));
+        }
+      }
+      return absl::OkStatus();
+    });
+  }
+
+  Reading Read() override {
+    Reading reading;
+    if (absl::Status s = Query(&reading); !s.ok()) {
+      return Reading::Unreadable(Message(s));
+    }
+    return reading;
+  }
+
+ private:
+  const std::string name_ = "throttle_query";
+  const std::string sql_;
+  const double threshold_;
+  Session session_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Heartbeat>> OpenHeartbeat(
+    const Dsn& dsn, const ConnectOptions& options, const std::string& job) {
+  auto heartbeat = std::make_unique<PgHeartbeat>(dsn, options, job);
+  if (absl::Status s = heartbeat->CreateTable(); !s.ok()) return s;
+  return std::unique_ptr<Heartbeat>(std::move(heartbeat));
+}
+
+absl::StatusOr<std::unique_ptr<Signal>> OpenReplicaLag(
+    const Dsn& dsn, const ConnectOptions& options, std::string name,
+    const std::string& job, const LagLimits& limits) {
+  auto signal = std::make_unique<PgReplicaLag>(dsn, options, std::move(name),
+                                               job, limits);
+  // A replica that is down now is watched anyway (unreadable until it is
+  // back); any other failure is a mistake in the flags.
+  absl::Status s = signal->session().Connect();
+  if (!s.ok() && !absl::IsUnavailable(s)) return s;
+  return std::unique_ptr<Signal>(std::move(signal));
+}
+
+absl::StatusOr<std::vector<std::unique_ptr<Signal>>> OpenPrimaryLag(
+    const Dsn& dsn, const ConnectOptions& options, const LagLimits& limits,
+    bool watch_time) {
+  std::vector<std::unique_ptr<Signal>> out;
+  if (!watch_time && limits.max_lag_bytes <= 0) return out;
+  Session session(dsn, options,
+                  {TimeoutSql("statement_timeout", kStatementTimeout)});
+  bool allowed = false;
+  absl::Status s =
+      session.Run("cannot read pg_stat_replication", [&](auto& tx) {
+        allowed =
+            tx.exec("SELECT pg_has_role('pg_read_all_stats', 'MEMBER')")[0][0]
+                .template as<bool>();
+        return absl::OkStatus();
+      });
+  if (!s.ok()) return s;
+  if (!allowed) {
+    return absl::PermissionDeniedError(
+        "watching replication lag through pg_stat_replication needs the "
+        "pg_monitor (or pg_read_all_stats) role: grant it, or give --replica "
+        "URI for each replica");
+  }
+  std::vector<Standby> standbys;
+  if (absl::Status r = ReadStandbys(session, &standbys); !r.ok()) return r;
+  if (standbys.empty()) return out;
+  std::map<std::string, int> expected;
+  for (const Standby& st : standbys) ++expected[st.name];
+  if (watch_time) {
+    out.push_back(std::make_unique<PgStatReplication>(
+        dsn, options, PgStatReplication::Kind::kTime, limits, expected));
+  }
+  if (limits.max_lag_bytes > 0) {
+    out.push_back(std::make_unique<PgStatReplication>(
+        dsn, options, PgStatReplication::Kind::kBytes, limits, expected));
+  }
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<Probe>> OpenProbe(const Dsn& dsn,
+                                                 const ConnectOptions& options,
+                                                 const std::string& sql,
+                                                 absl::Duration timeout) {
+  auto probe = std::make_unique<PgProbe>(dsn, options, sql, timeout);
+  if (absl::Status s = probe->Run(); !s.ok()) {
+    return QueryError("--probe-query", s);
+  }
+  return std::unique_ptr<Probe>(std::move(probe));
+}
+
+absl::StatusOr<std::unique_ptr<Signal>> OpenThrottleQuery(
+    const Dsn& dsn, const ConnectOptions& options, const std::string& sql,
+    double threshold) {
+  auto signal = std::make_unique<PgThrottleQuery>(dsn, options, sql, threshold);
+  Reading first;
+  if (absl::Status s = signal->Query(&first); !s.ok()) {
+    return QueryError("--throttle-query", s);
+  }
+  return std::unique_ptr<Signal>(std::move(signal));
+}
+
+}  // namespace backfill::pg

@@ -1,0 +1,97 @@
+#include "engine/pacer.h"
+
+#include <utility>
+
+namespace backfill {
+
+Pacer::Pacer(ThrottleController* controller, const PacerOptions& options)
+    : controller_(controller),
+      options_(options),
+      clock_(options.clock != nullptr ? options.clock : Clock::Real()) {}
+
+Pacer::~Pacer() { Stop(); }
+
+void Pacer::AddSignal(std::unique_ptr<Signal> signal, absl::Duration interval) {
+  signals_.push_back(Polled{std::move(signal), interval});
+}
+
+void Pacer::SetHeartbeat(std::unique_ptr<Heartbeat> heartbeat) {
+  heartbeat_ = std::move(heartbeat);
+}
+
+void Pacer::Beat() {
+  const absl::Time start = clock_->Now();
+  absl::Status s = heartbeat_->Beat();
+  const double seconds = absl::ToDoubleSeconds(clock_->Now() - start);
+  controller_->Update(
+      kHeartbeatSignal,
+      s.ok() ? Reading::Ok(seconds,
+                           absl::ToDoubleSeconds(options_.heartbeat_threshold),
+                           "s")
+             : Reading::Unreadable(std::string(s.message())));
+}
+
+void Pacer::PollOnce() {
+  if (heartbeat_ != nullptr) Beat();
+  for (Polled& p : signals_) controller_->Poll(*p.signal);
+}
+
+bool Pacer::WaitOrStop(absl::Duration d) {
+  absl::MutexLock lock(&mu_);
+  return mu_.AwaitWithTimeout(absl::Condition(&stopping_), d);
+}
+
+void Pacer::SignalLoop(Signal* signal, absl::Duration interval) {
+  controller_->Poll(*signal);
+  {
+    absl::MutexLock lock(&mu_);
+    ++first_readings_;
+  }
+  while (!WaitOrStop(interval)) controller_->Poll(*signal);
+}
+
+void Pacer::HeartbeatLoop() {
+  while (!WaitOrStop(options_.heartbeat_interval)) Beat();
+}
+
+void Pacer::Start(absl::Duration first_reading_wait) {
+  if (started_) return;
+  started_ = true;
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = false;
+    first_readings_ = 0;
+  }
+  if (heartbeat_ != nullptr) controller_->AddSignal(kHeartbeatSignal);
+  for (const Polled& p : signals_) controller_->AddSignal(p.signal->name());
+  if (heartbeat_ != nullptr) {
+    Beat();
+    threads_.emplace_back([this] { HeartbeatLoop(); });
+  }
+  for (Polled& p : signals_) {
+    threads_.emplace_back(
+        [this, signal = p.signal.get(), interval = p.interval] {
+          SignalLoop(signal, interval);
+        });
+  }
+  const size_t n = signals_.size();
+  auto all_read = [this, n]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+    return first_readings_ >= n;
+  };
+  absl::MutexLock lock(&mu_);
+  mu_.AwaitWithTimeout(absl::Condition(&all_read), first_reading_wait);
+}
+
+void Pacer::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  for (std::thread& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+  started_ = false;
+}
+
+}  // namespace backfill
