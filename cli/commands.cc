@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "adapters/database_factory.h"
+#include "backfill/backfill.h"
 #include "cli/progress.h"
 #include "cli/status_format.h"
 #include "engine/verify.h"
@@ -67,29 +68,46 @@ void PrintPlan(const Job& job, const ChunkSizerOptions& chunking) {
 }  // namespace
 
 int RunCommand(const RunFlags& flags, const CancellationToken* cancel) {
+  // With --log-format json, failures are JSON events like everything else.
+  auto fail = [&](int code, const absl::Status& status) {
+    if (flags.log_format != "json") return Fail(code, status);
+    std::fprintf(stderr, "%s\n", JsonErrorEvent(status, code, Clock::Real()->Now()).c_str());
+    return code;
+  };
   absl::StatusOr<JobSpec> spec = BuildJobSpec(flags);
-  if (!spec.ok()) return Fail(kExitBadInput, spec.status());
+  if (!spec.ok()) return fail(kExitBadInput, spec.status());
   absl::StatusOr<ChunkSizerOptions> chunking = BuildChunking(flags);
-  if (!chunking.ok()) return Fail(kExitBadInput, chunking.status());
-  absl::StatusOr<std::unique_ptr<Database>> db = Connect(flags.common);
-  if (!db.ok()) return Fail(kExitBadInput, db.status());
-  absl::StatusOr<std::unique_ptr<Job>> job =
-      Job::Open(*std::move(db), *std::move(spec), flags.restart);
-  if (!job.ok()) return Fail(kExitBadInput, job.status());
+  if (!chunking.ok()) return fail(kExitBadInput, chunking.status());
+  absl::StatusOr<ConnectOptions> connect = BuildConnectOptions(flags.common);
+  if (!connect.ok()) return fail(kExitBadInput, connect.status());
+  absl::StatusOr<std::unique_ptr<Job>> job = OpenJob(*connect, *std::move(spec), flags.restart);
+  if (!job.ok()) return fail(kExitBadInput, job.status());
   if (flags.dry_run) {
     PrintPlan(**job, *chunking);
     return kExitOk;
   }
 
   ProgressPrinter printer(stderr, ChooseFormat(flags.log_format), Clock::Real());
+  // Bound before the run writes anything: a port in use is bad input. The
+  // endpoint stops when `metrics_server` goes out of scope, as the run ends.
+  RunMetrics metrics((*job)->spec().job);
+  std::unique_ptr<MetricsServer> metrics_server;
+  if (!flags.metrics_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<MetricsServer>> server =
+        MetricsServer::Start(flags.metrics_listen, &metrics);
+    if (!server.ok()) return fail(kExitBadInput, server.status());
+    metrics_server = *std::move(server);
+    printer.OnMetricsListening(metrics_server->url());
+  }
+  ObserverList observers({&printer, metrics_server != nullptr ? &metrics : nullptr});
   RunOptions options;
   options.chunking = *chunking;
   options.restart = flags.restart;
   options.cancel = cancel;
-  options.observer = &printer;
+  options.observer = &observers;
   absl::StatusOr<RunReport> report = (*job)->Run(options);
   if (!report.ok()) {
-    return Fail(kExitFailure, absl::Status(report.status().code(),
+    return fail(kExitFailure, absl::Status(report.status().code(),
                                            absl::StrCat("job ", (*job)->spec().job,
                                                         " failed: ",
                                                         report.status().message())));

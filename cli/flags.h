@@ -47,6 +47,9 @@ struct RunFlags {
   bool dry_run = false;
   bool restart = false;
   std::string log_format = "auto";
+  // IP:PORT to serve Prometheus /metrics on for the life of the run; empty
+  // (default) serves nothing.
+  std::string metrics_listen;
 };
 
 // The shape follows from the flags: --into means copy (with --from as the

@@ -80,6 +80,9 @@ void AddRunFlags(CLI::App* run, RunFlags* f) {
   run->add_flag("--restart", f->restart, "discard the checkpoint and start over");
   run->add_option("--log-format", f->log_format, "auto (default), text or json")
       ->check(CLI::IsMember({"auto", "text", "json"}));
+  run->add_option("--metrics-listen", f->metrics_listen,
+                  "serve Prometheus /metrics at IP:PORT while the run lasts, "
+                  "e.g. 127.0.0.1:9187");
 }
 
 int Main(int argc, char** argv) {

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/json.h"
+#include "engine/retry.h"
 
 namespace backfill {
 namespace {
@@ -56,6 +57,7 @@ void ProgressPrinter::Emit(const std::string& line) {
 }
 
 void ProgressPrinter::OnStart(const Checkpoint& cp, const JobPlan& plan, bool resumed) {
+  job_ = cp.job;
   if (format_ == LogFormat::kJson) {
     Emit(absl::StrCat("{\"event\":\"start\",\"time\":", JsonString(Timestamp(clock_->Now())),
                       ",\"job\":", JsonString(cp.job), ",\"spec\":", JsonString(cp.spec),
@@ -114,8 +116,9 @@ void ProgressPrinter::OnRetry(const absl::Status& error, int attempt,
                               absl::Duration backoff) {
   if (format_ == LogFormat::kJson) {
     Emit(absl::StrCat("{\"event\":\"retry\",\"time\":", JsonString(Timestamp(clock_->Now())),
-                      ",\"attempt\":", attempt, ",\"reason\":",
-                      JsonString(absl::StatusCodeToString(error.code())),
+                      ",\"job\":", JsonString(job_), ",\"attempt\":", attempt,
+                      ",\"reason\":", JsonString(RetryReason(error)),
+                      ",\"code\":", JsonString(absl::StatusCodeToString(error.code())),
                       ",\"message\":", JsonString(error.message()),
                       ",\"backoff_seconds\":", absl::ToDoubleSeconds(backoff), "}"));
     return;
@@ -129,11 +132,12 @@ void ProgressPrinter::OnFinish(const RunReport& r) {
   const double rate = seconds > 0 ? r.rows_walked / seconds : 0;
   if (format_ == LogFormat::kJson) {
     Emit(absl::StrFormat(
-        "{\"event\":\"%s\",\"time\":%s,\"job\":%s,\"reason\":%s,\"rows_walked\":%d,"
-        "\"rows_written\":%d,\"chunks\":%d,\"retries\":%d,\"elapsed_seconds\":%.3f,"
-        "\"progress\":%.4f}",
+        "{\"event\":\"%s\",\"time\":%s,\"job\":%s,\"outcome\":\"%s\",\"reason\":%s,"
+        "\"rows_walked\":%d,\"rows_written\":%d,\"chunks\":%d,\"retries\":%d,"
+        "\"elapsed_seconds\":%.3f,\"progress\":%.4f}",
         r.outcome == RunOutcome::kDone ? "done" : "stop", JsonString(Timestamp(clock_->Now())),
-        JsonString(r.checkpoint.job), JsonString(r.reason), r.rows_walked, r.rows_written,
+        JsonString(r.checkpoint.job), RunOutcomeName(r.outcome), JsonString(r.reason),
+        r.rows_walked, r.rows_written,
         r.chunks, r.retries, seconds, r.checkpoint.progress()));
     return;
   }
@@ -142,6 +146,23 @@ void ProgressPrinter::OnFinish(const RunReport& r) {
                     " in ", WithCommas(r.chunks), " chunks, ",
                     absl::StrFormat("%.1fs (%s rows/s)", seconds,
                                     WithCommas(std::llround(rate)))));
+}
+
+void ProgressPrinter::OnMetricsListening(const std::string& url) {
+  if (format_ == LogFormat::kJson) {
+    Emit(absl::StrCat("{\"event\":\"metrics\",\"time\":",
+                      JsonString(Timestamp(clock_->Now())), ",\"url\":", JsonString(url),
+                      "}"));
+    return;
+  }
+  Emit(absl::StrCat("backfill: serving metrics at ", url));
+}
+
+std::string JsonErrorEvent(const absl::Status& error, int exit_code, absl::Time now) {
+  return absl::StrCat("{\"event\":\"error\",\"time\":", JsonString(Timestamp(now)),
+                      ",\"exit_code\":", exit_code, ",\"code\":",
+                      JsonString(absl::StatusCodeToString(error.code())),
+                      ",\"reason\":", JsonString(error.message()), "}");
 }
 
 }  // namespace backfill

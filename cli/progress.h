@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "engine/job.h"
 #include "throttle/clock.h"
@@ -31,6 +32,9 @@ class ProgressPrinter : public Observer {
                absl::Duration backoff) override;
   void OnFinish(const RunReport& report) override;
 
+  // The metrics endpoint is up (`--metrics-listen`): says where.
+  void OnMetricsListening(const std::string& url);
+
  private:
   void Emit(const std::string& line);  // a complete line, clearing a live one
 
@@ -40,7 +44,14 @@ class ProgressPrinter : public Observer {
   const absl::Duration interval_;
   absl::Time last_print_ = absl::InfinitePast();
   bool live_line_open_ = false;
+  std::string job_;  // from OnStart, for events that do not carry it
 };
+
+// A failure of `backfill run` as one JSON object (`--log-format json`):
+// {"event":"error","time":...,"exit_code":2,"code":"NOT_FOUND",
+//  "reason":"<the one-line message>"}.
+std::string JsonErrorEvent(const absl::Status& error, int exit_code,
+                           absl::Time now);
 
 // "1,234,567"
 std::string WithCommas(int64_t n);

@@ -98,10 +98,13 @@ TEST_F(PrinterTest, JsonEventsAreOneObjectPerLine) {
   EXPECT_THAT(lines[1], HasSubstr("\"event\":\"progress\""));
   EXPECT_THAT(lines[1], HasSubstr("\"rows_walked\":250"));
   EXPECT_THAT(lines[1], HasSubstr("\"eta_seconds\":null"));
-  EXPECT_THAT(lines[2], HasSubstr("\"reason\":\"ABORTED\""));
+  EXPECT_THAT(lines[2], HasSubstr("\"reason\":\"lock_conflict\""));
+  EXPECT_THAT(lines[2], HasSubstr("\"code\":\"ABORTED\""));
+  EXPECT_THAT(lines[2], HasSubstr("\"job\":\"repo\""));
   EXPECT_THAT(lines[2], HasSubstr("\"message\":\"deadlock \\\"detected\\\"\""));
   EXPECT_THAT(lines[2], HasSubstr("\"attempt\":2"));
   EXPECT_THAT(lines[3], StartsWith("{\"event\":\"done\""));
+  EXPECT_THAT(lines[3], HasSubstr("\"outcome\":\"done\""));
 }
 
 TEST_F(PrinterTest, TextProgressIsRateLimited) {

@@ -1,0 +1,88 @@
+#include "backfill/backfill.h"
+
+#include <utility>
+
+namespace backfill {
+namespace {
+
+absl::StatusOr<std::vector<Assignment>> ParseSets(
+    const std::vector<std::string>& sets) {
+  std::vector<Assignment> out;
+  for (const std::string& set : sets) {
+    absl::StatusOr<Assignment> a = ParseAssignment(set);
+    if (!a.ok()) return a.status();
+    out.push_back(*std::move(a));
+  }
+  return out;
+}
+
+absl::StatusOr<JobSpec> Validated(JobSpec spec) {
+  if (absl::Status s = ValidateJobSpec(spec); !s.ok()) return s;
+  return spec;
+}
+
+}  // namespace
+
+absl::StatusOr<JobSpec> ColumnJob(absl::string_view table,
+                                  const std::vector<std::string>& sets) {
+  JobSpec spec;
+  spec.shape = Shape::kColumn;
+  absl::StatusOr<TableName> t = ParseTableName(table, "table");
+  if (!t.ok()) return t.status();
+  spec.table = *std::move(t);
+  absl::StatusOr<std::vector<Assignment>> a = ParseSets(sets);
+  if (!a.ok()) return a.status();
+  spec.assignments = *std::move(a);
+  return Validated(std::move(spec));
+}
+
+absl::StatusOr<JobSpec> JoinJob(absl::string_view table, absl::string_view from,
+                                absl::string_view on,
+                                const std::vector<std::string>& sets) {
+  JobSpec spec;
+  spec.shape = Shape::kJoin;
+  absl::StatusOr<TableName> t = ParseTableName(table, "table");
+  if (!t.ok()) return t.status();
+  spec.table = *std::move(t);
+  absl::StatusOr<TableName> f = ParseTableName(from, "from");
+  if (!f.ok()) return f.status();
+  spec.source = *std::move(f);
+  spec.on = std::string(on);
+  absl::StatusOr<std::vector<Assignment>> a = ParseSets(sets);
+  if (!a.ok()) return a.status();
+  spec.assignments = *std::move(a);
+  return Validated(std::move(spec));
+}
+
+absl::StatusOr<JobSpec> CopyJob(absl::string_view from, absl::string_view into,
+                                absl::string_view columns) {
+  JobSpec spec;
+  spec.shape = Shape::kCopy;
+  absl::StatusOr<TableName> f = ParseTableName(from, "from");
+  if (!f.ok()) return f.status();
+  spec.source = *std::move(f);
+  absl::StatusOr<TableName> t = ParseTableName(into, "into");
+  if (!t.ok()) return t.status();
+  spec.table = *std::move(t);
+  absl::StatusOr<std::vector<Assignment>> a = ParseColumnList(columns);
+  if (!a.ok()) return a.status();
+  spec.assignments = *std::move(a);
+  return Validated(std::move(spec));
+}
+
+absl::StatusOr<std::unique_ptr<Job>> OpenJob(const ConnectOptions& connect,
+                                             JobSpec spec, bool restart) {
+  absl::StatusOr<std::unique_ptr<Database>> db = ConnectDatabase(connect);
+  if (!db.ok()) return db.status();
+  return Job::Open(*std::move(db), std::move(spec), restart);
+}
+
+absl::StatusOr<RunReport> Run(const ConnectOptions& connect, JobSpec spec,
+                              const RunOptions& options) {
+  absl::StatusOr<std::unique_ptr<Job>> job =
+      OpenJob(connect, std::move(spec), options.restart);
+  if (!job.ok()) return job.status();
+  return (*job)->Run(options);
+}
+
+}  // namespace backfill

@@ -1,0 +1,103 @@
+#ifndef BACKFILL_BACKFILL_BACKFILL_H_
+#define BACKFILL_BACKFILL_BACKFILL_H_
+
+// The public C++ API of backfill, for programs that embed it (a Sidekiq-,
+// Kubernetes-Job- or cron-style job runner). The `backfill` command is a thin
+// shell over the same calls. Installed with the CMake package:
+//
+//   find_package(backfill REQUIRED)
+//   target_link_libraries(runner PRIVATE backfill::backfill)
+//
+// What this header brings in, and where each contract is stated:
+//   JobSpec and its parsers          engine/job_spec.h
+//   Job, RunOptions (max_duration,   engine/job.h
+//     max_chunks, cancel, observer,
+//     clock), RunReport, RunOutcome,
+//     Observer, CancellationToken
+//   ObserverList (several observers) engine/observer_list.h
+//   ConnectOptions, DSN syntax       engine/dsn.h
+//   ConnectDatabase                  adapters/database_factory.h
+//   RunMetrics, MetricsServer        metrics/run_metrics.h,
+//     (Prometheus /metrics)          metrics/metrics_server.h
+//
+// A slice-at-a-time runner (each call does at most `max_duration` of work
+// plus the chunk in flight, and the checkpoint in the database carries the
+// rest to the next call, in this process or another):
+//
+//   absl::StatusOr<backfill::JobSpec> spec =
+//       backfill::ColumnJob("users", {"login_name = username"});
+//   backfill::RunOptions options;
+//   options.max_duration = absl::Seconds(30);
+//   absl::StatusOr<backfill::RunReport> report =
+//       backfill::Run({.dsn = "postgresql://app@db/app"}, *spec, options);
+//   // report->outcome: kDone, or kSliceEnd to be called again.
+//
+// Thread-safety: the functions here are thread-compatible; run one job from
+// one thread at a time (two processes running the same job are kept apart by
+// the job lock, see Database::LockJob).
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "adapters/database_factory.h"
+#include "engine/dsn.h"
+#include "engine/job.h"
+#include "engine/job_spec.h"
+#include "engine/observer_list.h"
+#include "metrics/metrics_server.h"
+#include "metrics/run_metrics.h"
+
+namespace backfill {
+
+// JobSpecs for the three shapes (DESIGN.md), from the same text the command
+// line takes. Table names may be "schema.name" and quoted; each `sets` entry
+// is "column = SQL expression". Set JobSpec::job, ::where and ::key on the
+// result as needed. kInvalidArgument when the text does not parse or the
+// spec is inconsistent (ValidateJobSpec); nothing is checked against a
+// database until OpenJob.
+//
+// column: UPDATE table SET column = expr ... for the rows of `table` itself.
+absl::StatusOr<JobSpec> ColumnJob(absl::string_view table,
+                                  const std::vector<std::string>& sets);
+// join: UPDATE table SET column = expr FROM from WHERE on, walking `table`;
+// expressions may refer to `from`'s columns.
+absl::StatusOr<JobSpec> JoinJob(absl::string_view table, absl::string_view from,
+                                absl::string_view on,
+                                const std::vector<std::string>& sets);
+// copy: INSERT INTO into (columns) SELECT ... FROM from, walking `from`;
+// `columns` is "a, b, c = expr, ..." (a bare name copies the column of the
+// same name).
+absl::StatusOr<JobSpec> CopyJob(absl::string_view from, absl::string_view into,
+                                absl::string_view columns);
+
+// Connects to `connect.dsn` (ConnectDatabase) and opens `spec` on it
+// (Job::Open): validates the spec against the schema, type-checks the chunk
+// statements and reads the job's checkpoint. Writes nothing. Fails with the
+// codes of ConnectDatabase (kInvalidArgument for a bad DSN, kUnavailable,
+// kUnauthenticated, kNotFound) or of Job::Open (kInvalidArgument, kNotFound,
+// kFailedPrecondition, kPermissionDenied); every such failure is bad input
+// or an unreachable server, and nothing was written.
+absl::StatusOr<std::unique_ptr<Job>> OpenJob(const ConnectOptions& connect,
+                                             JobSpec spec,
+                                             bool restart = false);
+
+// OpenJob(connect, spec, options.restart), then Job::Run(options) on its own
+// connection, which is closed on return. Returns the run's report: kDone,
+// or kStopped / kPaused / kSliceEnd / kCritical with a committed checkpoint
+// that the next call (same spec, restart = false) continues from. Fails
+// with OpenJob's errors before anything is written, else with Job::Run's
+// (the checkpoint then holds the last committed chunk). To tell bad input
+// from a runtime failure by phase, as the CLI's exit codes 2 and 1 do, call
+// OpenJob and Job::Run separately.
+//
+// A runner calling this in slices must not set options.restart on any but
+// the first call: it discards the checkpoint.
+absl::StatusOr<RunReport> Run(const ConnectOptions& connect, JobSpec spec,
+                              const RunOptions& options);
+
+}  // namespace backfill
+
+#endif  // BACKFILL_BACKFILL_BACKFILL_H_
