@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "adapters/database_factory.h"
 #include "backfill/backfill.h"
+#include "cli/pacing.h"
 #include "cli/progress.h"
 #include "cli/status_format.h"
 #include "engine/verify.h"
@@ -78,6 +79,8 @@ int RunCommand(const RunFlags& flags, const CancellationToken* cancel) {
   if (!spec.ok()) return fail(kExitBadInput, spec.status());
   absl::StatusOr<ChunkSizerOptions> chunking = BuildChunking(flags);
   if (!chunking.ok()) return fail(kExitBadInput, chunking.status());
+  absl::StatusOr<PacingSettings> pacing_settings = ParsePacingFlags(flags.pacing);
+  if (!pacing_settings.ok()) return fail(kExitBadInput, pacing_settings.status());
   absl::StatusOr<ConnectOptions> connect = BuildConnectOptions(flags.common);
   if (!connect.ok()) return fail(kExitBadInput, connect.status());
   absl::StatusOr<std::unique_ptr<Job>> job = OpenJob(*connect, *std::move(spec), flags.restart);
@@ -100,18 +103,28 @@ int RunCommand(const RunFlags& flags, const CancellationToken* cancel) {
     printer.OnMetricsListening(metrics_server->url());
   }
   ObserverList observers({&printer, metrics_server != nullptr ? &metrics : nullptr});
+  // Signals on their own connections and threads, for the life of the run.
+  absl::StatusOr<std::unique_ptr<Pacing>> pacing =
+      OpenPacing(*pacing_settings, *connect, (*job)->spec().job, Clock::Real());
+  if (!pacing.ok()) return fail(kExitBadInput, pacing.status());
+  for (const std::string& note : (*pacing)->notes) printer.OnNote(note);
   RunOptions options;
   options.chunking = *chunking;
   options.restart = flags.restart;
   options.cancel = cancel;
   options.observer = &observers;
+  options.lock_timeout = pacing_settings->lock_timeout;
+  options.throttle = (*pacing)->controller.get();
+  if ((*pacing)->pacer != nullptr) (*pacing)->pacer->Start();
   absl::StatusOr<RunReport> report = (*job)->Run(options);
+  if ((*pacing)->pacer != nullptr) (*pacing)->pacer->Stop();
   if (!report.ok()) {
     return fail(kExitFailure, absl::Status(report.status().code(),
                                            absl::StrCat("job ", (*job)->spec().job,
                                                         " failed: ",
                                                         report.status().message())));
   }
+  if (report->outcome == RunOutcome::kCritical) return kExitCritical;
   return report->outcome == RunOutcome::kDone ? kExitOk : kExitStopped;
 }
 

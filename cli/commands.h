@@ -10,7 +10,8 @@ namespace backfill {
 // returns an ExitCode.
 
 // `backfill run`: validates (exit 2, nothing written), then runs until done
-// (0), stopped by `cancel` or a pause (3), or failed (1).
+// (0), stopped by `cancel` or a pause (3), failed (1), or stopped at a
+// --critical-* threshold (4).
 int RunCommand(const RunFlags& flags, const CancellationToken* cancel);
 
 // `backfill verify SHAPE [--show N]`: 0 when no row differs, 1 when some do

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "cli/pacing.h"
 #include "engine/dsn.h"
 #include "engine/job.h"
 #include "engine/job_spec.h"
@@ -47,6 +48,7 @@ struct RunFlags {
   bool dry_run = false;
   bool restart = false;
   std::string log_format = "auto";
+  PacingFlags pacing;  // run only
   // IP:PORT to serve Prometheus /metrics on for the life of the run; empty
   // (default) serves nothing.
   std::string metrics_listen;

@@ -10,6 +10,7 @@
 #include "cli/argv_scrub.h"
 #include "cli/commands.h"
 #include "cli/flags.h"
+#include "cli/pacing.h"
 #include "cli/toml_config.h"
 #include "engine/dsn.h"
 
@@ -78,6 +79,7 @@ void AddRunFlags(CLI::App* run, RunFlags* f) {
   AddShapeFlags(run, f);
   run->add_flag("--dry-run", f->dry_run, "print the plan and one chunk's SQL; write nothing");
   run->add_flag("--restart", f->restart, "discard the checkpoint and start over");
+  AddPacingFlags(run, &f->pacing);
   run->add_option("--log-format", f->log_format, "auto (default), text or json")
       ->check(CLI::IsMember({"auto", "text", "json"}));
   run->add_option("--metrics-listen", f->metrics_listen,

@@ -81,13 +81,12 @@ void ProgressPrinter::OnChunk(const Progress& p) {
     case LogFormat::kLive: {
       if (now - last_print_ < absl::Milliseconds(100)) return;
       last_print_ = now;
-      std::fprintf(out_, "\r\033[K%s %5.1f%%  %s rows  %s written  %s rows/s  chunk %s  ETA %s",
-                   cp.job.c_str(), 100 * cp.progress(), WithCommas(cp.rows_walked).c_str(),
-                   WithCommas(cp.rows_written).c_str(),
-                   WithCommas(std::llround(p.rows_per_second)).c_str(),
-                   WithCommas(p.next_chunk_rows).c_str(), ShortDuration(p.eta).c_str());
-      std::fflush(out_);
-      live_line_open_ = true;
+      live_text_ = absl::StrFormat(
+          "%s %5.1f%%  %s rows  %s written  %s rows/s  chunk %s  ETA %s", cp.job,
+          100 * cp.progress(), WithCommas(cp.rows_walked), WithCommas(cp.rows_written),
+          WithCommas(std::llround(p.rows_per_second)), WithCommas(p.next_chunk_rows),
+          ShortDuration(p.eta));
+      DrawLive();
       return;
     }
     case LogFormat::kText:
@@ -145,7 +144,63 @@ void ProgressPrinter::OnFinish(const RunReport& r) {
                     WithCommas(r.rows_walked), " rows, wrote ", WithCommas(r.rows_written),
                     " in ", WithCommas(r.chunks), " chunks, ",
                     absl::StrFormat("%.1fs (%s rows/s)", seconds,
-                                    WithCommas(std::llround(rate)))));
+                                    WithCommas(std::llround(rate))),
+                    r.throttled > absl::ZeroDuration()
+                        ? absl::StrFormat(", throttled %.1fs",
+                                          absl::ToDoubleSeconds(r.throttled))
+                        : ""));
+}
+
+void ProgressPrinter::DrawLive() {
+  std::fprintf(out_, "\r\033[K%s%s%s", live_text_.c_str(),
+               throttle_reason_.empty() ? "" : "  throttled: ", throttle_reason_.c_str());
+  std::fflush(out_);
+  live_line_open_ = true;
+}
+
+void ProgressPrinter::OnThrottle(const Decision& d) {
+  const absl::Time now = clock_->Now();
+  const bool on = !d.proceed();
+  absl::Duration waited = absl::ZeroDuration();
+  if (on) {
+    if (throttle_reason_.empty()) throttle_since_ = now;
+    throttle_reason_ = d.reason;
+  } else {
+    if (throttle_since_ != absl::InfinitePast()) waited = now - throttle_since_;
+    throttle_reason_.clear();
+    throttle_since_ = absl::InfinitePast();
+  }
+  switch (format_) {
+    case LogFormat::kLive:
+      if (live_text_.empty()) live_text_ = absl::StrCat(job_, " starting");
+      DrawLive();
+      return;
+    case LogFormat::kText:
+      Emit(on ? absl::StrCat(Timestamp(now), " backfill job=", job_,
+                             " throttle=on reason=", JsonString(d.reason))
+              : absl::StrCat(Timestamp(now), " backfill job=", job_,
+                             " throttle=off waited=", absl::FormatDuration(waited)));
+      return;
+    case LogFormat::kJson:
+      Emit(absl::StrCat("{\"event\":\"throttle\",\"time\":", JsonString(Timestamp(now)),
+                        ",\"job\":", JsonString(job_), ",\"state\":\"", on ? "on" : "off",
+                        "\"",
+                        on ? absl::StrCat(",\"reason\":", JsonString(d.reason),
+                                          ",\"label\":", JsonString(d.label))
+                           : absl::StrCat(",\"waited_seconds\":",
+                                          absl::ToDoubleSeconds(waited)),
+                        "}"));
+      return;
+  }
+}
+
+void ProgressPrinter::OnNote(const std::string& text) {
+  if (format_ == LogFormat::kJson) {
+    Emit(absl::StrCat("{\"event\":\"note\",\"time\":", JsonString(Timestamp(clock_->Now())),
+                      ",\"message\":", JsonString(text), "}"));
+    return;
+  }
+  Emit(absl::StrCat("backfill: note: ", text));
 }
 
 void ProgressPrinter::OnMetricsListening(const std::string& url) {

@@ -31,12 +31,21 @@ class ProgressPrinter : public Observer {
   void OnRetry(const absl::Status& error, int attempt,
                absl::Duration backoff) override;
   void OnFinish(const RunReport& report) override;
+  // Throttle on (with its reason) or off: a line in the text log, a
+  // {"event":"throttle","state":"on"|"off",...} object in JSON, and the
+  // reason appended to the live line while writes are held.
+  void OnThrottle(const Decision& decision) override;
+
+  // Something the operator should know before the run, e.g. that
+  // replication lag is not watched.
+  void OnNote(const std::string& text);
 
   // The metrics endpoint is up (`--metrics-listen`): says where.
   void OnMetricsListening(const std::string& url);
 
  private:
   void Emit(const std::string& line);  // a complete line, clearing a live one
+  void DrawLive();  // live_text_ and the throttle reason, on the live line
 
   std::FILE* const out_;
   const LogFormat format_;
@@ -45,6 +54,9 @@ class ProgressPrinter : public Observer {
   absl::Time last_print_ = absl::InfinitePast();
   bool live_line_open_ = false;
   std::string job_;  // from OnStart, for events that do not carry it
+  std::string live_text_;        // the live line's progress, as last drawn
+  std::string throttle_reason_;  // empty when writes are not held
+  absl::Time throttle_since_ = absl::InfinitePast();
 };
 
 // A failure of `backfill run` as one JSON object (`--log-format json`):

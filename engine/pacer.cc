@@ -74,12 +74,18 @@ void Pacer::Start(absl::Duration first_reading_wait) {
           SignalLoop(signal, interval);
         });
   }
+  const absl::Time deadline = absl::Now() + first_reading_wait;
   const size_t n = signals_.size();
   auto all_read = [this, n]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     return first_readings_ >= n;
   };
-  absl::MutexLock lock(&mu_);
-  mu_.AwaitWithTimeout(absl::Condition(&all_read), first_reading_wait);
+  {
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithDeadline(absl::Condition(&all_read), deadline);
+  }
+  while (absl::Now() < deadline && !controller_->Check().proceed()) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
 }
 
 void Pacer::Stop() {

@@ -90,9 +90,11 @@ class Pacer {
   // reading yet" until its first reading: writes start only once all have
   // reported) and starts the threads. Beats once before the signal threads
   // start, so replicas have a row to read as early as possible, then waits
-  // until every signal has taken its first reading or `first_reading_wait`
-  // has passed (so a run does not open with a throttle event for signals
-  // that simply have not been read yet). Idempotent.
+  // (real time) until every signal has taken its first reading and the
+  // controller lets writes proceed, or `first_reading_wait` has passed: a
+  // run should not open with a throttle event for signals that simply have
+  // not been read yet, or a heartbeat row that has not replicated yet.
+  // Idempotent.
   void Start(absl::Duration first_reading_wait = absl::Seconds(3));
 
   // Asks every thread to finish and joins them. A thread in the middle of a

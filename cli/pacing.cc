@@ -1,0 +1,253 @@
+#include "cli/pacing.h"
+
+#include <CLI/CLI.hpp>
+#include <cmath>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+
+namespace backfill {
+namespace {
+
+absl::Status BadFlag(absl::string_view flag, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(flag, ": ", why));
+}
+
+// A duration flag: empty keeps `*out`; otherwise a duration >= 0.
+absl::Status ParseDurationFlag(absl::string_view flag, const std::string& text,
+                               absl::Duration* out) {
+  if (text.empty()) return absl::OkStatus();
+  absl::Duration d;
+  if (!absl::ParseDuration(text, &d) || d < absl::ZeroDuration() ||
+      d == absl::InfiniteDuration()) {
+    return BadFlag(flag, absl::StrCat("\"", text,
+                                      "\" is not a duration such as 250ms, "
+                                      "2s or 1m"));
+  }
+  *out = d;
+  return absl::OkStatus();
+}
+
+// `status` from a signal factory, as bad input naming the flag it came from.
+absl::Status FlagError(absl::string_view flag, const absl::Status& status) {
+  return absl::Status(absl::IsUnavailable(status)
+                          ? absl::StatusCode::kInvalidArgument
+                          : status.code(),
+                      absl::StrCat(flag, ": ", status.message()));
+}
+
+}  // namespace
+
+void AddPacingFlags(CLI::App* run, PacingFlags* f) {
+  run->add_option("--replica", f->replicas,
+                  "a replica to watch for lag through the heartbeat "
+                  "(repeatable), same database as --dsn");
+  run->add_option("--max-lag", f->max_lag,
+                  "pause writes at this replication lag (default 1s; 0 = off)");
+  run->add_option("--max-lag-bytes", f->max_lag_bytes,
+                  "PostgreSQL: pause writes when a standby is this many WAL "
+                  "bytes behind (pg_stat_replication)");
+  run->add_option("--critical-lag", f->critical_lag,
+                  "checkpoint and exit 4 at this replication lag");
+  run->add_option("--max-latency", f->max_latency,
+                  "pause writes when the probe query's p95 reaches this");
+  run->add_option("--probe-query", f->probe_query,
+                  "query timed on the primary for --max-latency (default "
+                  "SELECT 1)");
+  run->add_option("--throttle-query", f->throttle_query,
+                  "query returning one number; writes pause when it reaches "
+                  "--throttle-threshold");
+  run->add_option("--throttle-threshold", f->throttle_threshold,
+                  "threshold (> 0) of --throttle-query");
+  run->add_option("--max-rows-per-second", f->max_rows_per_second,
+                  "cap on rows walked per second (default: no cap)");
+  run->add_option("--lock-timeout", f->lock_timeout,
+                  "longest a chunk waits for a lock before it is retried "
+                  "smaller (default 2s)");
+}
+
+absl::StatusOr<PacingSettings> ParsePacingFlags(const PacingFlags& f) {
+  PacingSettings s;
+  s.replicas = f.replicas;
+  for (const std::string& r : s.replicas) {
+    absl::StatusOr<Dsn> dsn = ParseDsn(r);
+    if (!dsn.ok()) {
+      absl::string_view why = dsn.status().message();
+      absl::ConsumePrefix(&why, "bad --dsn: ");
+      return BadFlag("--replica", absl::StrCat("bad URI: ", RedactDsn(why)));
+    }
+  }
+  s.lag_explicit = !f.max_lag.empty() || !f.critical_lag.empty();
+  if (absl::Status st =
+          ParseDurationFlag("--max-lag", f.max_lag, &s.lag.max_lag);
+      !st.ok()) {
+    return st;
+  }
+  if (absl::Status st = ParseDurationFlag("--critical-lag", f.critical_lag,
+                                          &s.lag.critical_lag);
+      !st.ok()) {
+    return st;
+  }
+  if (f.max_lag_bytes < 0) {
+    return BadFlag("--max-lag-bytes", "must be a number of bytes >= 0");
+  }
+  s.lag.max_lag_bytes = f.max_lag_bytes;
+  if (s.lag.critical_lag > absl::ZeroDuration()) {
+    if (s.lag.max_lag == absl::ZeroDuration()) {
+      return BadFlag("--critical-lag", "needs lag watching (--max-lag is 0)");
+    }
+    if (s.lag.critical_lag <= s.lag.max_lag) {
+      return BadFlag("--critical-lag",
+                     absl::StrCat("must be above --max-lag (",
+                                  absl::FormatDuration(s.lag.max_lag), ")"));
+    }
+  }
+  if (!s.replicas.empty() && s.lag.max_lag == absl::ZeroDuration()) {
+    return BadFlag("--replica", "lag watching is off (--max-lag 0)");
+  }
+
+  if (absl::Status st =
+          ParseDurationFlag("--max-latency", f.max_latency, &s.max_latency);
+      !st.ok()) {
+    return st;
+  }
+  if (!f.max_latency.empty() && s.max_latency == absl::ZeroDuration()) {
+    return BadFlag("--max-latency", "must be above 0");
+  }
+  if (!f.probe_query.empty()) {
+    if (f.max_latency.empty()) {
+      return BadFlag("--probe-query", "needs --max-latency D");
+    }
+    s.probe_query = f.probe_query;
+  }
+
+  if (f.throttle_query.empty() != f.throttle_threshold.empty()) {
+    return absl::InvalidArgumentError(
+        "--throttle-query and --throttle-threshold go together");
+  }
+  if (!f.throttle_query.empty()) {
+    s.throttle_query = f.throttle_query;
+    if (!absl::SimpleAtod(f.throttle_threshold, &s.throttle_threshold) ||
+        !(s.throttle_threshold > 0) || !std::isfinite(s.throttle_threshold)) {
+      return BadFlag("--throttle-threshold",
+                     absl::StrCat("\"", f.throttle_threshold,
+                                  "\" is not a number above 0 (writes pause "
+                                  "when the query's value reaches it)"));
+    }
+  }
+
+  if (!(f.max_rows_per_second >= 0) || !std::isfinite(f.max_rows_per_second)) {
+    return BadFlag("--max-rows-per-second", "must be a number >= 0");
+  }
+  s.max_rows_per_second = f.max_rows_per_second;
+  s.lock_timeout = absl::ZeroDuration();
+  if (absl::Status st =
+          ParseDurationFlag("--lock-timeout", f.lock_timeout, &s.lock_timeout);
+      !st.ok()) {
+    return st;
+  }
+  return s;
+}
+
+absl::StatusOr<std::unique_ptr<Pacing>> OpenPacing(
+    const PacingSettings& s, const ConnectOptions& primary,
+    const std::string& job, Clock* clock) {
+  absl::StatusOr<Dsn> primary_dsn = ParseDsn(primary.dsn);
+  if (!primary_dsn.ok()) return primary_dsn.status();
+  const bool postgres = primary_dsn->kind == DatabaseKind::kPostgres;
+  auto pacing = std::make_unique<Pacing>();
+  std::vector<std::unique_ptr<Signal>> signals;
+  bool heartbeat = false;
+
+  const bool watch_lag = s.lag.max_lag > absl::ZeroDuration();
+  for (const std::string& uri : s.replicas) {
+    absl::StatusOr<Dsn> dsn = ParseDsn(uri);
+    if (!dsn.ok()) return FlagError("--replica", dsn.status());
+    if (dsn->kind != primary_dsn->kind) {
+      return BadFlag("--replica", "must be the same kind of database as --dsn");
+    }
+    ConnectOptions options;
+    options.dsn = uri;
+    if (!dsn->password.has_value()) options.password = primary.password;
+    absl::StatusOr<std::unique_ptr<Signal>> lag =
+        OpenReplicaLagSignal(options, job, s.lag);
+    if (!lag.ok()) {
+      absl::StatusOr<std::string> label = ReplicaLabel(uri);
+      return FlagError(absl::StrCat("--replica ", label.ok() ? *label : "?"),
+                       lag.status());
+    }
+    signals.push_back(*std::move(lag));
+    heartbeat = true;
+  }
+  if (postgres) {
+    const bool time = s.replicas.empty() && watch_lag;
+    absl::StatusOr<std::vector<std::unique_ptr<Signal>>> own =
+        OpenPrimaryLagSignals(primary, s.lag, time);
+    if (!own.ok()) return own.status();
+    if ((time || s.lag.max_lag_bytes > 0) && own->empty()) {
+      pacing->notes.push_back(
+          "no standby is connected (pg_stat_replication is empty): "
+          "replication lag is not watched");
+    }
+    heartbeat |= !own->empty();
+    for (auto& signal : *own) signals.push_back(std::move(signal));
+  } else if (s.replicas.empty()) {
+    if (s.lag_explicit || s.lag.max_lag_bytes > 0) {
+      absl::StatusOr<std::vector<std::unique_ptr<Signal>>> own =
+          OpenPrimaryLagSignals(primary, s.lag, watch_lag);
+      if (!own.ok()) {
+        return absl::InvalidArgumentError(std::string(own.status().message()));
+      }
+    } else if (watch_lag) {
+      pacing->notes.push_back(
+          "replication lag is not watched: a MySQL primary cannot see its "
+          "replicas' lag; give --replica URI for each replica");
+    }
+  } else if (s.lag.max_lag_bytes > 0) {
+    return BadFlag("--max-lag-bytes", "is PostgreSQL only");
+  }
+
+  if (s.max_latency > absl::ZeroDuration()) {
+    absl::StatusOr<std::unique_ptr<Signal>> probe =
+        OpenProbeSignal(primary, s.probe_query, s.max_latency, clock);
+    if (!probe.ok()) return probe.status();
+    signals.push_back(*std::move(probe));
+  }
+  if (!s.throttle_query.empty()) {
+    absl::StatusOr<std::unique_ptr<Signal>> query = OpenThrottleQuerySignal(
+        primary, s.throttle_query, s.throttle_threshold);
+    if (!query.ok()) return query.status();
+    signals.push_back(*std::move(query));
+  }
+
+  if (signals.empty() && s.max_rows_per_second <= 0) return pacing;
+  ThrottleOptions options;
+  options.clock = clock;
+  options.max_rows_per_second = s.max_rows_per_second;
+  if (s.max_latency > absl::ZeroDuration()) {
+    // A probe may legitimately take up to its timeout: do not call it stale
+    // before that.
+    options.staleness_limit =
+        std::max(options.staleness_limit,
+                 ProbeTimeout(s.max_latency) + absl::Seconds(1));
+  }
+  pacing->controller = std::make_unique<ThrottleController>(options);
+  if (signals.empty()) return pacing;
+  PacerOptions pacer_options;
+  pacer_options.clock = clock;
+  pacing->pacer =
+      std::make_unique<Pacer>(pacing->controller.get(), pacer_options);
+  if (heartbeat) {
+    absl::StatusOr<std::unique_ptr<Heartbeat>> beat =
+        OpenHeartbeat(primary, job);
+    if (!beat.ok()) return beat.status();
+    pacing->pacer->SetHeartbeat(*std::move(beat));
+  }
+  for (auto& signal : signals) pacing->pacer->AddSignal(std::move(signal));
+  return pacing;
+}
+
+}  // namespace backfill

@@ -1,0 +1,87 @@
+#ifndef BACKFILL_CLI_PACING_H_
+#define BACKFILL_CLI_PACING_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "adapters/signal_factory.h"
+#include "engine/dsn.h"
+#include "engine/pacer.h"
+#include "throttle/clock.h"
+#include "throttle/controller.h"
+
+namespace CLI {
+class App;
+}  // namespace CLI
+
+namespace backfill {
+
+// The pacing flags of `backfill run` (DESIGN.md "Pacing"), as strings and
+// numbers straight from CLI11 or the --config file. Empty strings mean "not
+// given", so that defaults can depend on the database.
+struct PacingFlags {
+  std::vector<std::string> replicas;  // --replica URI (repeatable)
+  std::string max_lag;                // --max-lag D, default 1s; 0 = off
+  int64_t max_lag_bytes = 0;          // --max-lag-bytes N (PostgreSQL)
+  std::string critical_lag;           // --critical-lag D
+  std::string max_latency;            // --max-latency D: probe off unless given
+  std::string probe_query;            // --probe-query SQL, default SELECT 1
+  std::string throttle_query;         // --throttle-query SQL
+  std::string throttle_threshold;     // --throttle-threshold X
+  double max_rows_per_second = 0;     // --max-rows-per-second N; 0 = no cap
+  std::string lock_timeout = "2s";    // --lock-timeout D; 0 = server default
+};
+
+// Declares the flags above on `run`.
+void AddPacingFlags(CLI::App* run, PacingFlags* flags);
+
+// The pacing flags, checked. kInvalidArgument naming the flag for a bad
+// duration or number or an inconsistent combination.
+struct PacingSettings {
+  std::vector<std::string> replicas;
+  LagLimits lag;              // lag.max_lag zero: lag throttling off
+  bool lag_explicit = false;  // --max-lag or --critical-lag was given
+  absl::Duration max_latency = absl::ZeroDuration();  // zero: no probe
+  std::string probe_query = "SELECT 1";
+  std::string throttle_query;  // empty: none
+  double throttle_threshold = 0;
+  double max_rows_per_second = 0;
+  absl::Duration lock_timeout = absl::Seconds(2);
+};
+absl::StatusOr<PacingSettings> ParsePacingFlags(const PacingFlags& flags);
+
+// A run's pacing: the controller the copier waits on and the pacer that
+// feeds it, plus notes for the operator about what is not watched.
+struct Pacing {
+  std::unique_ptr<ThrottleController> controller;  // null: no pacing at all
+  std::unique_ptr<Pacer> pacer;                    // null: no signals
+  std::vector<std::string> notes;
+};
+
+// Opens every signal `settings` asks for against the primary `primary`
+// (whose kind decides the implementation) for job `job`, each on its own
+// connection:
+//   - with --replica: the heartbeat on the primary and one lag signal per
+//     replica; on PostgreSQL --max-lag-bytes adds pg_stat_replication bytes;
+//   - without, on PostgreSQL: the heartbeat (whose writes keep standbys'
+//     reports fresh) and pg_stat_replication (time, and bytes with
+//     --max-lag-bytes); a note, and no lag signal, when no standby is
+//     connected;
+//   - without, on MySQL: a note that lag is not watched, or
+//     kInvalidArgument when --max-lag, --critical-lag or --max-lag-bytes was
+//     given (a MySQL primary cannot see its replicas' lag);
+//   - --max-latency: the probe; --throttle-query: its signal.
+// A replica's password is its URI's, else `primary.password`. Errors are
+// bad input (exit 2): bad URIs, a replica of another kind, rejected
+// credentials, a failing query. Nothing is started.
+absl::StatusOr<std::unique_ptr<Pacing>> OpenPacing(
+    const PacingSettings& settings, const ConnectOptions& primary,
+    const std::string& job, Clock* clock);
+
+}  // namespace backfill
+
+#endif  // BACKFILL_CLI_PACING_H_
