@@ -66,22 +66,7 @@ class PostgresTestDb final : public TestDb {
   }
 
   int64_t RowsUpdated(const std::string& table) override {
-    // Backends report their counters when they go idle or exit; poll until
-    // two reads a moment apart agree.
-    // This connection's own pending counts are flushed at its next
-    // transaction end once forced.
-    Exec("SELECT pg_stat_force_next_flush()");
-    int64_t last = -1;
-    for (int i = 0; i < 50; ++i) {
-      Exec("SELECT pg_stat_clear_snapshot()");
-      int64_t now = QueryInt(absl::StrCat(
-          "SELECT coalesce(sum(n_tup_upd), 0) FROM pg_stat_user_tables WHERE relname = '",
-          table, "'"));
-      if (now == last) return now;
-      last = now;
-      std::this_thread::sleep_for(std::chrono::milliseconds(600));
-    }
-    return last;
+    return SettledStat("n_tup_upd", table);
   }
 
   std::string CreateUser(const std::string& user, const std::string& password) override {
@@ -100,10 +85,7 @@ class PostgresTestDb final : public TestDb {
   void Analyze(const std::string& table) override { Exec("ANALYZE " + table); }
 
   int64_t SequentialScans(const std::string& table) override {
-    Exec("SELECT pg_stat_clear_snapshot()");
-    return QueryInt(absl::StrCat(
-        "SELECT coalesce(sum(seq_scan), 0) FROM pg_stat_user_tables WHERE relname = '", table,
-        "'"));
+    return SettledStat("seq_scan", table);
   }
 
   bool TableExists(const std::string& table) override {
@@ -129,6 +111,25 @@ class PostgresTestDb final : public TestDb {
   std::string UuidType() const override { return "uuid"; }
 
  private:
+  // A pg_stat_user_tables counter of `table` once every backend has
+  // reported it: this connection's own pending counts are flushed at its next
+  // transaction end once forced; other backends report when idle or at exit,
+  // so poll until two reads a moment apart agree.
+  int64_t SettledStat(const std::string& column, const std::string& table) {
+    Exec("SELECT pg_stat_force_next_flush()");
+    int64_t last = -1;
+    for (int i = 0; i < 50; ++i) {
+      Exec("SELECT pg_stat_clear_snapshot()");
+      int64_t now = QueryInt(absl::StrCat("SELECT coalesce(sum(", column,
+                                          "), 0) FROM pg_stat_user_tables WHERE relname = '",
+                                          table, "'"));
+      if (now == last) return now;
+      last = now;
+      std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    }
+    return last;
+  }
+
   const std::string admin_dsn_;
   const std::string replica_dsn_;
   const std::string name_;
