@@ -1,0 +1,200 @@
+// ParsePacingFlags (cli/pacing.h): defaults, and every bad combination is
+// bad input naming its flag.
+
+#include "cli/pacing.h"
+
+#include <cstdio>
+#include <string>
+
+#include "absl/status/status.h"
+#include "cli/progress.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/fake_clock.h"
+
+namespace backfill {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(PacingFlagsTest, Defaults) {
+  absl::StatusOr<PacingSettings> s = ParsePacingFlags(PacingFlags{});
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_TRUE(s->replicas.empty());
+  EXPECT_EQ(s->lag.max_lag, absl::Seconds(1));
+  EXPECT_EQ(s->lag.critical_lag, absl::ZeroDuration());
+  EXPECT_EQ(s->lag.max_lag_bytes, 0);
+  EXPECT_FALSE(s->lag_explicit);
+  EXPECT_EQ(s->max_latency, absl::ZeroDuration());  // no probe
+  EXPECT_EQ(s->probe_query, "SELECT 1");
+  EXPECT_TRUE(s->throttle_query.empty());
+  EXPECT_EQ(s->max_rows_per_second, 0);
+  EXPECT_EQ(s->lock_timeout, absl::Seconds(2));
+}
+
+TEST(PacingFlagsTest, EverySetting) {
+  PacingFlags f;
+  f.replicas = {"postgresql://u:secret@r1:5433/db", "postgresql://u@r2/db"};
+  f.max_lag = "500ms";
+  f.critical_lag = "30s";
+  f.max_lag_bytes = 1 << 20;
+  f.max_latency = "50ms";
+  f.probe_query = "SELECT count(*) FROM pg_stat_activity";
+  f.throttle_query = "SELECT 3";
+  f.throttle_threshold = "10.5";
+  f.max_rows_per_second = 2000;
+  f.lock_timeout = "250ms";
+  absl::StatusOr<PacingSettings> s = ParsePacingFlags(f);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->replicas.size(), 2u);
+  EXPECT_EQ(s->lag.max_lag, absl::Milliseconds(500));
+  EXPECT_EQ(s->lag.critical_lag, absl::Seconds(30));
+  EXPECT_EQ(s->lag.max_lag_bytes, 1 << 20);
+  EXPECT_TRUE(s->lag_explicit);
+  EXPECT_EQ(s->max_latency, absl::Milliseconds(50));
+  EXPECT_EQ(s->probe_query, "SELECT count(*) FROM pg_stat_activity");
+  EXPECT_EQ(s->throttle_query, "SELECT 3");
+  EXPECT_EQ(s->throttle_threshold, 10.5);
+  EXPECT_EQ(s->max_rows_per_second, 2000);
+  EXPECT_EQ(s->lock_timeout, absl::Milliseconds(250));
+}
+
+TEST(PacingFlagsTest, MaxLagZeroTurnsLagOff) {
+  PacingFlags f;
+  f.max_lag = "0";
+  absl::StatusOr<PacingSettings> s = ParsePacingFlags(f);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->lag.max_lag, absl::ZeroDuration());
+}
+
+void ExpectBad(const PacingFlags& f, const std::string& message) {
+  absl::StatusOr<PacingSettings> s = ParsePacingFlags(f);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.status().message()), HasSubstr(message));
+}
+
+TEST(PacingFlagsTest, BadInputNamesTheFlag) {
+  PacingFlags f;
+  f.max_lag = "soon";
+  ExpectBad(f, "--max-lag: \"soon\" is not a duration");
+  f = {};
+  f.critical_lag = "-1s";
+  ExpectBad(f, "--critical-lag");
+  f = {};
+  f.critical_lag = "1s";  // not above --max-lag (1s)
+  ExpectBad(f, "--critical-lag: must be above --max-lag");
+  f = {};
+  f.max_lag = "0";
+  f.critical_lag = "10s";
+  ExpectBad(f, "--critical-lag: needs lag watching");
+  f = {};
+  f.max_lag = "0";
+  f.replicas = {"postgresql://u@r1/db"};
+  ExpectBad(f, "--replica: lag watching is off");
+  f = {};
+  f.max_lag_bytes = -1;
+  ExpectBad(f, "--max-lag-bytes");
+  f = {};
+  f.max_latency = "0";
+  ExpectBad(f, "--max-latency: must be above 0");
+  f = {};
+  f.probe_query = "SELECT 1";
+  ExpectBad(f, "--probe-query: needs --max-latency");
+  f = {};
+  f.throttle_query = "SELECT 1";
+  ExpectBad(f, "--throttle-query and --throttle-threshold go together");
+  f = {};
+  f.throttle_threshold = "5";
+  ExpectBad(f, "--throttle-query and --throttle-threshold go together");
+  f = {};
+  f.throttle_query = "SELECT 1";
+  f.throttle_threshold = "0";
+  ExpectBad(f, "--throttle-threshold: \"0\" is not a number above 0");
+  f = {};
+  f.max_rows_per_second = -5;
+  ExpectBad(f, "--max-rows-per-second");
+  f = {};
+  f.lock_timeout = "2 seconds";
+  ExpectBad(f, "--lock-timeout");
+}
+
+TEST(PacingFlagsTest, BadReplicaUriNeverEchoesThePassword) {
+  PacingFlags f;
+  f.replicas = {"postgres-ql://u:hunter2@r1/db"};
+  absl::StatusOr<PacingSettings> s = ParsePacingFlags(f);
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(std::string(s.status().message()),
+              HasSubstr("--replica: bad URI"));
+  EXPECT_THAT(std::string(s.status().message()),
+              ::testing::Not(HasSubstr("hunter2")));
+}
+
+// Throttle events as the ProgressPrinter shows them.
+std::string PrintThrottle(LogFormat format) {
+  std::FILE* file = std::tmpfile();
+  FakeClock clock;
+  ProgressPrinter printer(file, format, &clock);
+  Checkpoint cp;
+  cp.job = "users";
+  cp.high_water = Key{"10"};
+  printer.OnStart(cp, JobPlan{}, false);
+  Decision held;
+  held.action = Decision::Action::kWait;
+  held.reason = "replication_lag replica=r1:5432 2.3s > 1s";
+  held.label = "replication_lag replica=r1:5432";
+  printer.OnThrottle(held);
+  clock.Advance(absl::Milliseconds(1500));
+  printer.OnThrottle(Decision{});
+  printer.OnNote("replication lag is not watched");
+  std::fflush(file);
+  std::rewind(file);
+  std::string out;
+  char buf[512];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, file)) > 0) out.append(buf, n);
+  std::fclose(file);
+  return out;
+}
+
+TEST(ThrottleEventsTest, Json) {
+  const std::string out = PrintThrottle(LogFormat::kJson);
+  EXPECT_THAT(
+      out,
+      HasSubstr("{\"event\":\"throttle\",\"time\":\"2023-11-14T22:13:20.000Z\","
+                "\"job\":\"users\",\"state\":\"on\",\"reason\":"
+                "\"replication_lag replica=r1:5432 2.3s > 1s\",\"label\":"
+                "\"replication_lag replica=r1:5432\"}\n"));
+  EXPECT_THAT(
+      out,
+      HasSubstr(
+          "\"job\":\"users\",\"state\":\"off\",\"waited_seconds\":1.5}\n"));
+  EXPECT_THAT(
+      out,
+      HasSubstr("{\"event\":\"note\",\"time\":\"2023-11-14T22:13:21.500Z\","
+                "\"message\":\"replication lag is not watched\"}\n"));
+}
+
+TEST(ThrottleEventsTest, Text) {
+  const std::string out = PrintThrottle(LogFormat::kText);
+  EXPECT_THAT(
+      out, HasSubstr("2023-11-14T22:13:20.000Z backfill job=users throttle=on "
+                     "reason=\"replication_lag replica=r1:5432 2.3s > 1s\"\n"));
+  EXPECT_THAT(
+      out, HasSubstr("2023-11-14T22:13:21.500Z backfill job=users throttle=off "
+                     "waited=1.5s\n"));
+  EXPECT_THAT(out,
+              HasSubstr("backfill: note: replication lag is not watched\n"));
+}
+
+TEST(ThrottleEventsTest, LiveLineShowsTheReasonWhileHeld) {
+  const std::string out = PrintThrottle(LogFormat::kLive);
+  EXPECT_THAT(out,
+              HasSubstr("\r\033[Kusers starting  throttled: replication_lag "
+                        "replica=r1:5432 2.3s > 1s"));
+  // Drawn again without the reason once writes resume.
+  EXPECT_THAT(out, HasSubstr("\r\033[Kusers starting\r\033[K"));
+}
+
+}  // namespace
+}  // namespace backfill

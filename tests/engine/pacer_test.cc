@@ -1,0 +1,333 @@
+// The Pacer (engine/pacer.h) and the probe-latency signal with fake signals,
+// a fake heartbeat and a fake clock: what reaches the controller, fail-closed
+// on errors and hung signals, clean start/stop of the threads.
+
+#include "engine/pacer.h"
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <deque>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "engine/probe_signal.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/fake_clock.h"
+#include "throttle/controller.h"
+
+namespace backfill {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kLag[] = "replication_lag replica=r1:5432";
+
+// A signal that returns scripted readings (the last one repeats), counts its
+// reads and can be made to block until released, like a hung replica.
+class FakeSignal : public Signal {
+ public:
+  explicit FakeSignal(std::string name) : name_(std::move(name)) {}
+
+  const std::string& name() const override { return name_; }
+  Reading Read() override {
+    if (block_) {
+      waiting_ = true;
+      release_.WaitForNotification();
+    }
+    reads_.fetch_add(1);
+    absl::MutexLock lock(&mu_);
+    Reading r = script_.front();
+    if (script_.size() > 1) script_.pop_front();
+    return r;
+  }
+
+  void Script(std::deque<Reading> readings) {
+    absl::MutexLock lock(&mu_);
+    script_ = std::move(readings);
+  }
+  void BlockUntilReleased() { block_ = true; }
+  void Release() { release_.Notify(); }
+  int reads() const { return reads_.load(); }
+  bool waiting() const { return waiting_.load(); }
+
+ private:
+  const std::string name_;
+  absl::Mutex mu_;
+  std::deque<Reading> script_ ABSL_GUARDED_BY(mu_) = {
+      Reading::Ok(0.1, 1.0, "s")};
+  std::atomic<bool> block_{false};
+  std::atomic<bool> waiting_{false};
+  absl::Notification release_;
+  std::atomic<int> reads_{0};
+};
+
+// A heartbeat whose beats fail while `error` is set and take `cost` of the
+// fake clock's time.
+class FakeHeartbeat : public Heartbeat {
+ public:
+  explicit FakeHeartbeat(FakeClock* clock) : clock_(clock) {}
+  absl::Status Beat() override {
+    beats.fetch_add(1);
+    clock_->Advance(cost);
+    return error;
+  }
+
+  FakeClock* clock_;
+  std::atomic<int> beats{0};
+  absl::Duration cost = absl::Milliseconds(3);
+  absl::Status error;
+};
+
+// Waits (really) until `done()` or 10s; true if it became true.
+template <typename F>
+bool Eventually(F done) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return done();
+}
+
+class PacerTest : public ::testing::Test {
+ protected:
+  PacerTest() : controller_(Options()) {}
+
+  ThrottleOptions Options() {
+    ThrottleOptions o;
+    o.clock = &clock_;
+    return o;
+  }
+  PacerOptions PacerOpts() {
+    PacerOptions o;
+    o.clock = &clock_;
+    return o;
+  }
+
+  FakeClock clock_;
+  ThrottleController controller_;
+};
+
+TEST_F(PacerTest, PollOnceFeedsEveryReadingToTheController) {
+  Pacer pacer(&controller_, PacerOpts());
+  auto lag = std::make_unique<FakeSignal>(kLag);
+  FakeSignal* lag_ptr = lag.get();
+  lag->Script({Reading::Ok(0.2, 1.0, "s"), Reading::Ok(2.3, 1.0, "s"),
+               Reading::Ok(0.5, 1.0, "s")});
+  pacer.AddSignal(std::move(lag));
+  EXPECT_EQ(pacer.signal_count(), 1u);
+
+  pacer.PollOnce();
+  EXPECT_TRUE(controller_.Check().proceed());
+  pacer.PollOnce();
+  Decision held = controller_.Check();
+  EXPECT_EQ(held.action, Decision::Action::kWait);
+  EXPECT_EQ(held.reason, "replication_lag replica=r1:5432 2.3s > 1s");
+  pacer.PollOnce();  // 0.5s is below the resume level (0.8s)
+  EXPECT_TRUE(controller_.Check().proceed());
+  EXPECT_EQ(lag_ptr->reads(), 3);
+}
+
+TEST_F(PacerTest, FailedHeartbeatHoldsWritesAndSaysWhy) {
+  Pacer pacer(&controller_, PacerOpts());
+  auto heartbeat = std::make_unique<FakeHeartbeat>(&clock_);
+  FakeHeartbeat* beat = heartbeat.get();
+  pacer.SetHeartbeat(std::move(heartbeat));
+
+  pacer.PollOnce();
+  EXPECT_TRUE(controller_.Check().proceed());
+  EXPECT_EQ(beat->beats.load(), 1);
+
+  beat->error = absl::UnavailableError(
+      "cannot write the heartbeat: server closed the connection");
+  pacer.PollOnce();
+  Decision d = controller_.Check();
+  EXPECT_EQ(d.action, Decision::Action::kWait);
+  EXPECT_EQ(d.reason,
+            "heartbeat unreadable: cannot write the heartbeat: server closed "
+            "the connection");
+  EXPECT_EQ(d.label, "heartbeat unreadable");
+
+  beat->error = absl::OkStatus();
+  pacer.PollOnce();
+  EXPECT_TRUE(controller_.Check().proceed());
+}
+
+TEST_F(PacerTest, SlowHeartbeatCountsAgainstItsThreshold) {
+  PacerOptions options = PacerOpts();
+  options.heartbeat_threshold = absl::Seconds(1);
+  Pacer pacer(&controller_, options);
+  auto heartbeat = std::make_unique<FakeHeartbeat>(&clock_);
+  heartbeat->cost = absl::Milliseconds(1500);  // by the fake clock
+  pacer.SetHeartbeat(std::move(heartbeat));
+  pacer.PollOnce();
+  EXPECT_EQ(controller_.Check().reason, "heartbeat 1.5s > 1s");
+}
+
+TEST_F(PacerTest, SignalsCountAsUnreadableUntilTheirFirstReading) {
+  Pacer pacer(&controller_, PacerOpts());
+  auto lag = std::make_unique<FakeSignal>(kLag);
+  FakeSignal* lag_ptr = lag.get();
+  lag->BlockUntilReleased();  // the replica does not answer yet
+  pacer.AddSignal(std::move(lag), absl::Milliseconds(1));
+
+  pacer.Start(/*first_reading_wait=*/absl::Milliseconds(20));
+  Decision d = controller_.Check();
+  EXPECT_EQ(d.action, Decision::Action::kWait);
+  EXPECT_EQ(d.reason,
+            "replication_lag replica=r1:5432 unreadable: no reading yet");
+
+  lag_ptr->Release();
+  EXPECT_TRUE(Eventually([&] { return controller_.Check().proceed(); }));
+  pacer.Stop();
+}
+
+TEST_F(PacerTest, StartWaitsForFirstReadings) {
+  Pacer pacer(&controller_, PacerOpts());
+  pacer.AddSignal(std::make_unique<FakeSignal>(kLag), absl::Hours(1));
+  pacer.AddSignal(std::make_unique<FakeSignal>("probe_latency p95"),
+                  absl::Hours(1));
+  pacer.SetHeartbeat(std::make_unique<FakeHeartbeat>(&clock_));
+  pacer.Start(absl::Seconds(10));
+  // Every signal has reported by the time Start returns: no throttle event
+  // at the start of a run.
+  EXPECT_TRUE(controller_.Check().proceed());
+  EXPECT_EQ(controller_.Signals().size(), 3u);
+  pacer.Stop();
+}
+
+TEST_F(PacerTest, HungSignalGoesStaleWithoutStallingTheOthers) {
+  Pacer pacer(&controller_, PacerOpts());
+  auto hung = std::make_unique<FakeSignal>(kLag);
+  FakeSignal* hung_ptr = hung.get();
+  auto probe = std::make_unique<FakeSignal>("probe_latency p95");
+  FakeSignal* probe_ptr = probe.get();
+  probe->Script({Reading::Ok(0.01, 0.05, "s")});
+  pacer.AddSignal(std::move(hung), absl::Milliseconds(1));
+  pacer.AddSignal(std::move(probe), absl::Milliseconds(1));
+  pacer.Start(absl::Seconds(5));
+  EXPECT_TRUE(controller_.Check().proceed());
+
+  // The replica stops answering in the middle of a reading.
+  hung_ptr->BlockUntilReleased();
+  ASSERT_TRUE(Eventually([&] { return hung_ptr->waiting(); }));
+  const int probe_reads = probe_ptr->reads();
+  ASSERT_TRUE(Eventually([&] { return probe_ptr->reads() > probe_reads + 20; }))
+      << "the probe's thread stalled behind the hung signal";
+
+  // Past the staleness limit (fake time), the hung signal holds writes.
+  clock_.Advance(absl::Milliseconds(2500));
+  const int reads_at_advance = probe_ptr->reads();
+  ASSERT_TRUE(
+      Eventually([&] { return probe_ptr->reads() > reads_at_advance + 1; }));
+  Decision d = controller_.Check();
+  EXPECT_EQ(d.action, Decision::Action::kWait);
+  EXPECT_THAT(d.reason, HasSubstr("replication_lag replica=r1:5432 "
+                                  "unreadable: no reading for 2.5"));
+  hung_ptr->Release();
+  EXPECT_TRUE(Eventually([&] { return controller_.Check().proceed(); }));
+  pacer.Stop();
+}
+
+TEST_F(PacerTest, StopInterruptsLongIntervalsAndIsIdempotent) {
+  auto pacer = std::make_unique<Pacer>(&controller_, PacerOpts());
+  auto lag = std::make_unique<FakeSignal>(kLag);
+  FakeSignal* lag_ptr = lag.get();
+  auto heartbeat = std::make_unique<FakeHeartbeat>(&clock_);
+  FakeHeartbeat* beat = heartbeat.get();
+  pacer->AddSignal(std::move(lag), absl::Hours(1));
+  pacer->SetHeartbeat(std::move(heartbeat));
+  pacer->Start(absl::Seconds(10));
+  EXPECT_EQ(lag_ptr->reads(), 1);
+  EXPECT_EQ(beat->beats.load(), 1);
+
+  const auto before = std::chrono::steady_clock::now();
+  pacer->Stop();
+  pacer->Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - before, std::chrono::seconds(1));
+  const int beats = beat->beats.load();
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  EXPECT_EQ(beat->beats.load(), beats) << "a thread outlived Stop";
+  pacer.reset();  // the destructor stops again: no crash, no hang
+}
+
+TEST_F(PacerTest, HeartbeatBeatsEveryInterval) {
+  PacerOptions options = PacerOpts();
+  options.heartbeat_interval = absl::Milliseconds(5);
+  Pacer pacer(&controller_, options);
+  auto heartbeat = std::make_unique<FakeHeartbeat>(&clock_);
+  FakeHeartbeat* beat = heartbeat.get();
+  pacer.SetHeartbeat(std::move(heartbeat));
+  pacer.Start();
+  EXPECT_TRUE(Eventually([&] { return beat->beats.load() >= 10; }));
+  pacer.Stop();
+}
+
+// --- ProbeLatencySignal
+// -------------------------------------------------------
+
+// A probe whose runs take scripted (fake) times, or fail.
+class FakeProbe : public Probe {
+ public:
+  explicit FakeProbe(FakeClock* clock) : clock_(clock) {}
+  absl::Status Run() override {
+    clock_->Advance(cost);
+    return error;
+  }
+  FakeClock* clock_;
+  absl::Duration cost = absl::Milliseconds(1);
+  absl::Status error;
+};
+
+TEST(ProbeLatencySignalTest, ReportsTheP95OfTheWindowAgainstMaxLatency) {
+  FakeClock clock;
+  auto probe = std::make_unique<FakeProbe>(&clock);
+  FakeProbe* p = probe.get();
+  ProbeLatencySignal signal(std::move(probe), absl::Milliseconds(50), &clock,
+                            absl::Seconds(3));
+  EXPECT_EQ(signal.name(), "probe_latency p95");
+
+  for (int i = 0; i < 9; ++i) {
+    Reading r = signal.Read();
+    ASSERT_TRUE(r.ok);
+    EXPECT_DOUBLE_EQ(r.value, 0.001);
+    EXPECT_DOUBLE_EQ(r.threshold, 0.05);
+    EXPECT_EQ(r.unit, "s");
+  }
+  // One slow probe among 10 is the p95 (one among 20 would not be): writes
+  // pause.
+  p->cost = absl::Milliseconds(200);
+  Reading slow = signal.Read();
+  EXPECT_DOUBLE_EQ(slow.value, 0.2);
+  EXPECT_EQ(slow.Describe(signal.name()), "probe_latency p95 200ms > 50ms");
+
+  // Once the slow sample has left the window, the p95 is fast again.
+  p->cost = absl::Milliseconds(1);
+  clock.Advance(absl::Seconds(3));
+  Reading later = signal.Read();
+  EXPECT_DOUBLE_EQ(later.value, 0.001);
+}
+
+TEST(ProbeLatencySignalTest, FailedProbeIsUnreadableWithItsError) {
+  FakeClock clock;
+  auto probe = std::make_unique<FakeProbe>(&clock);
+  probe->error = absl::AbortedError(
+      "probe query failed: canceling statement due to statement timeout");
+  ProbeLatencySignal signal(std::move(probe), absl::Milliseconds(50), &clock);
+  Reading r = signal.Read();
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.Describe(signal.name()),
+            "probe_latency p95 unreadable: probe query failed: canceling "
+            "statement due to statement timeout");
+  EXPECT_TRUE(std::isinf(r.Utilisation()));
+}
+
+}  // namespace
+}  // namespace backfill
