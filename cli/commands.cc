@@ -115,9 +115,12 @@ int RunCommand(const RunFlags& flags, const CancellationToken* cancel) {
   options.observer = &observers;
   options.lock_timeout = pacing_settings->lock_timeout;
   options.throttle = (*pacing)->controller.get();
+  // Throttle state, time and signal readings are read at each scrape.
+  metrics.SetThrottle(options.throttle);
   if ((*pacing)->pacer != nullptr) (*pacing)->pacer->Start();
   absl::StatusOr<RunReport> report = (*job)->Run(options);
   if ((*pacing)->pacer != nullptr) (*pacing)->pacer->Stop();
+  metrics.SetThrottle(nullptr);  // the controller goes before the endpoint
   if (!report.ok()) {
     return fail(kExitFailure, absl::Status(report.status().code(),
                                            absl::StrCat("job ", (*job)->spec().job,

@@ -1,0 +1,121 @@
+// The installed CMake package, used the way an embedding job runner uses it:
+// `cmake --install` of this build into a temporary prefix, then the
+// out-of-tree examples/job_runner configured with find_package(backfill),
+// built against it, and run in slices on a real database.
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "tests/integration/fixture.h"
+
+namespace backfill::testing {
+namespace {
+
+using PackageTest = IntegrationTest;
+
+// Quotes `s` for /bin/sh.
+std::string Quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out + "'";
+}
+
+// Runs `command` with /bin/sh; its exit code and combined output.
+std::pair<int, std::string> Sh(const std::string& command) {
+  FILE* p = popen((command + " 2>&1").c_str(), "r");
+  std::string out;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof(buf), p)) > 0;) out.append(buf, n);
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/backfill-package-XXXXXX";
+    path_ = mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+TEST_P(PackageTest, JobRunnerBuiltAgainstTheInstalledPackageRunsInSlices) {
+  db_->Exec(
+      "CREATE TABLE users (id BIGINT PRIMARY KEY, username VARCHAR(64), "
+      "login_name VARCHAR(64))");
+  db_->Exec(db_->InsertSeries("users", "id, username", 150000,
+                              "g, concat('user', g)"));
+
+  TempDir tmp;
+  const std::string prefix = tmp.path() + "/prefix";
+  const std::string build = tmp.path() + "/build";
+  const std::string cmake = Quote(BACKFILL_CMAKE_COMMAND);
+  auto [install_code, install_out] =
+      Sh(absl::StrCat(cmake, " --install ", Quote(BACKFILL_BUILD_DIR),
+                      " --prefix ", Quote(prefix)));
+  ASSERT_EQ(install_code, 0) << install_out;
+  EXPECT_THAT(install_out, ::testing::HasSubstr("backfillConfig.cmake"));
+  // The client libraries' headers stay out of the package.
+  auto [grep_code, grep_out] = Sh(absl::StrCat(
+      "grep -rlE 'pqxx|mysql\\.h|prometheus/' ", Quote(prefix + "/include")));
+  EXPECT_NE(grep_code, 0) << "installed headers name a client library:\n"
+                          << grep_out;
+
+  // Configured with only the prefix: no path into this source or build tree.
+  auto [configure_code, configure_out] = Sh(absl::StrCat(
+      cmake, " -S ",
+      Quote(std::string(BACKFILL_SOURCE_DIR) + "/examples/job_runner"), " -B ",
+      Quote(build), " -DCMAKE_PREFIX_PATH=", Quote(prefix)));
+  ASSERT_EQ(configure_code, 0) << configure_out;
+  auto [build_code, build_out] =
+      Sh(absl::StrCat(cmake, " --build ", Quote(build)));
+  ASSERT_EQ(build_code, 0) << build_out;
+
+  auto [run_code, run_out] =
+      Sh(absl::StrCat(Quote(build + "/job_runner"), " --dsn ",
+                      Quote(db_->dsn()), " --table users --set ",
+                      Quote("login_name = username"), " --slice 200ms"));
+  ASSERT_EQ(run_code, 0) << run_out;
+  std::vector<std::string> lines =
+      absl::StrSplit(run_out, '\n', absl::SkipEmpty());
+  ASSERT_GE(lines.size(), 3u) << "expected several slices:\n" << run_out;
+  const std::regex slice(
+      R"(slice (\d+): (\d+) rows so far \((\d+\.\d)%\), \d+ in this slice, (\w+))");
+  int64_t previous = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    std::smatch m;
+    ASSERT_TRUE(std::regex_match(lines[i], m, slice)) << lines[i];
+    EXPECT_EQ(std::stoi(m[1]), static_cast<int>(i + 1));
+    EXPECT_GT(std::stoll(m[2]), previous) << lines[i];
+    previous = std::stoll(m[2]);
+    EXPECT_EQ(m[4], i + 1 == lines.size() ? "done" : "slice_end") << lines[i];
+  }
+  EXPECT_THAT(lines.back(),
+              ::testing::HasSubstr("150000 rows so far (100.0%)"));
+  EXPECT_EQ(Mismatches("users", "login_name", "username"), 0);
+}
+
+BACKFILL_INSTANTIATE(PackageTest);
+
+}  // namespace
+}  // namespace backfill::testing
