@@ -17,6 +17,7 @@ struct ColumnMeta {
   std::string data_type;    // information_schema DATA_TYPE, e.g. "varchar"
   std::string column_type;  // COLUMN_TYPE, e.g. "varchar(64)", for messages
   std::string charset;      // character columns only
+  std::string cast;         // MysqlAssignment::cast
   bool not_null = false;
   bool generated = false;
 };
@@ -46,6 +47,33 @@ bool IsPlainName(absl::string_view s) {
       return false;
   }
   return true;
+}
+
+// The CAST target matching a column type, where CAST has one (it has no
+// TINYINT, VARCHAR(n), FLOAT(p) ... on both servers).
+std::string CastTarget(absl::string_view data_type,
+                       absl::string_view column_type,
+                       const std::string& precision, const std::string& scale,
+                       const std::string& datetime_precision) {
+  for (const char* t : {"tinyint", "smallint", "mediumint", "int", "bigint"}) {
+    if (data_type == t) {
+      return absl::AsciiStrToLower(column_type).find("unsigned") !=
+                     std::string::npos
+                 ? "UNSIGNED"
+                 : "SIGNED";
+    }
+  }
+  auto digits = [](const std::string& s) { return IsPlainName(s) ? s : "0"; };
+  if (data_type == "decimal") {
+    return absl::StrCat("DECIMAL(", digits(precision), ",", digits(scale), ")");
+  }
+  if (data_type == "date") return "DATE";
+  if (data_type == "datetime" || data_type == "timestamp") {
+    return absl::StrCat("DATETIME(", digits(datetime_precision), ")");
+  }
+  if (data_type == "time")
+    return absl::StrCat("TIME(", digits(datetime_precision), ")");
+  return "";
 }
 
 absl::StatusOr<TableMeta> ResolveTable(SqlSession& session,
@@ -93,10 +121,12 @@ absl::StatusOr<TableMeta> ResolveTable(SqlSession& session,
       absl::StrCat(" WHERE TABLE_SCHEMA = ", session.Literal(real_schema),
                    " AND TABLE_NAME = ", session.Literal(real_name));
   absl::StatusOr<std::vector<SqlRow>> columns = session.Query(
-      absl::StrCat("SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, "
-                   "CHARACTER_SET_NAME, GENERATION_EXPRESSION "
-                   "FROM information_schema.COLUMNS",
-                   where, " ORDER BY ORDINAL_POSITION"),
+      absl::StrCat(
+          "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, "
+          "CHARACTER_SET_NAME, GENERATION_EXPRESSION, NUMERIC_PRECISION, "
+          "NUMERIC_SCALE, DATETIME_PRECISION "
+          "FROM information_schema.COLUMNS",
+          where, " ORDER BY ORDINAL_POSITION"),
       kContext);
   if (!columns.ok()) return columns.status();
   for (const SqlRow& row : *columns) {
@@ -110,6 +140,8 @@ absl::StatusOr<TableMeta> ResolveTable(SqlSession& session,
     // NULL on MariaDB and '' on MySQL 8 for ordinary columns. (EXTRA is no
     // help: MySQL 8 says DEFAULT_GENERATED for expression defaults.)
     c.generated = !Field(row, 5).empty();
+    c.cast = CastTarget(c.data_type, c.column_type, Field(row, 6),
+                        Field(row, 7), Field(row, 8));
     meta.columns[absl::AsciiStrToLower(c.name)] = std::move(c);
   }
   absl::StatusOr<std::vector<SqlRow>> key = session.Query(
@@ -205,8 +237,8 @@ absl::StatusOr<MysqlChunkModel> ResolveChunkModel(SqlSession& session,
       if (from == nullptr) return NoColumn(a.column, *source);
       expression = QuoteIdent(from->name);
     }
-    m.assignments.push_back(MysqlAssignment{QuoteIdent(c->name),
-                                            std::move(expression), c->charset});
+    m.assignments.push_back(MysqlAssignment{
+        QuoteIdent(c->name), std::move(expression), c->charset, c->cast});
   }
 
   if (spec.shape == Shape::kCopy) {

@@ -232,6 +232,31 @@ class MysqlDatabase final : public Database {
     return out;
   }
 
+  absl::StatusOr<VerifyResult> VerifyChunk(const ChunkRequest& req,
+                                           int show) override {
+    constexpr char kContext[] = "verify failed";
+    if (conn_ == nullptr) return NotConnected(kContext);
+    if (!model_.has_value()) return NotPrepared();
+    std::optional<KeyLiterals> lower;
+    if (req.after.has_value()) {
+      absl::StatusOr<KeyLiterals> l = Literals(*req.after);
+      if (!l.ok()) return l.status();
+      lower = *std::move(l);
+    }
+    absl::StatusOr<KeyLiterals> high = Literals(req.high_water);
+    if (!high.ok()) return high.status();
+    // One snapshot for the bound and the check; nothing is locked or written.
+    if (absl::StatusOr<mysql::ExecResult> b =
+            conn_->Exec("START TRANSACTION READ ONLY", kContext);
+        !b.ok()) {
+      return b.status();
+    }
+    absl::StatusOr<VerifyResult> out = VerifyInTransaction(
+        req, lower.has_value() ? &*lower : nullptr, *high, show);
+    (void)conn_->Exec(out.ok() ? "COMMIT" : "ROLLBACK", kContext);
+    return out;
+  }
+
   absl::Status LockJob(const std::string& job) override {
     constexpr char kContext[] = "cannot take the job lock";
     if (conn_ == nullptr) return NotConnected(kContext);
@@ -386,34 +411,82 @@ class MysqlDatabase final : public Database {
     return out;
   }
 
-  absl::StatusOr<ChunkResult> ChunkInTransaction(const ChunkRequest& req,
-                                                 const KeyLiterals* after,
-                                                 const KeyLiterals& high) {
-    constexpr char kContext[] = "chunk failed";
+  // The chunk's inclusive upper bound: the key `req.rows` rows past
+  // `after`, or the high-water mark when fewer rows remain.
+  struct Bound {
+    Key upper;
+    KeyLiterals literals;  // of `upper`
+    int64_t rows_walked = 0;
+    bool last = false;
+  };
+  absl::StatusOr<Bound> FindUpper(const ChunkRequest& req,
+                                  const KeyLiterals* after,
+                                  const KeyLiterals& high,
+                                  absl::string_view context) {
     const mysql::MysqlChunkModel& m = *model_;
-    ChunkResult out;
+    Bound out;
     absl::StatusOr<std::vector<SqlRow>> b = conn_->Query(
         mysql::BoundarySql(m, after, high,
                            absl::StrCat(std::max<int64_t>(req.rows, 1) - 1)),
-        kContext);
+        context);
     if (!b.ok()) return b.status();
-    KeyLiterals upper = high;
     if (!b->empty()) {
       out.upper = RowToKey(b->front());
       out.rows_walked = req.rows;
       out.last = out.upper == req.high_water;
       absl::StatusOr<KeyLiterals> u = Literals(out.upper);
       if (!u.ok()) return u.status();
-      upper = *std::move(u);
-    } else {
-      // Fewer than `rows` rows remain: this chunk runs to the high-water.
-      absl::StatusOr<std::vector<SqlRow>> c =
-          conn_->Query(mysql::CountSql(m, after, high), kContext);
-      if (!c.ok()) return c.status();
-      out.upper = req.high_water;
-      out.rows_walked = Int(c->at(0)[0]);
-      out.last = true;
+      out.literals = *std::move(u);
+      return out;
     }
+    // Fewer than `rows` rows remain: this chunk runs to the high-water.
+    absl::StatusOr<std::vector<SqlRow>> c =
+        conn_->Query(mysql::CountSql(m, after, high), context);
+    if (!c.ok()) return c.status();
+    out.upper = req.high_water;
+    out.literals = high;
+    out.rows_walked = Int(c->at(0)[0]);
+    out.last = true;
+    return out;
+  }
+
+  absl::StatusOr<VerifyResult> VerifyInTransaction(const ChunkRequest& req,
+                                                   const KeyLiterals* after,
+                                                   const KeyLiterals& high,
+                                                   int show) {
+    constexpr char kContext[] = "verify failed";
+    VerifyResult out;
+    absl::StatusOr<Bound> bound = FindUpper(req, after, high, kContext);
+    if (!bound.ok()) return bound.status();
+    out.upper = bound->upper;
+    out.rows_walked = bound->rows_walked;
+    out.last = bound->last;
+    absl::StatusOr<std::vector<SqlRow>> rows = conn_->Query(
+        mysql::VerifySql(*model_, after, bound->literals, show), kContext);
+    if (!rows.ok()) return rows.status();
+    const size_t keys = model_->key_columns.size();
+    for (SqlRow& row : *rows) {
+      out.mismatched = Int(row[keys]);
+      out.missing = Int(row[keys + 1]);
+      if (static_cast<int>(out.sample.size()) >= show) continue;
+      row.resize(keys);
+      out.sample.push_back(RowToKey(row));
+    }
+    return out;
+  }
+
+  absl::StatusOr<ChunkResult> ChunkInTransaction(const ChunkRequest& req,
+                                                 const KeyLiterals* after,
+                                                 const KeyLiterals& high) {
+    constexpr char kContext[] = "chunk failed";
+    const mysql::MysqlChunkModel& m = *model_;
+    ChunkResult out;
+    absl::StatusOr<Bound> bound = FindUpper(req, after, high, kContext);
+    if (!bound.ok()) return bound.status();
+    out.upper = bound->upper;
+    out.rows_walked = bound->rows_walked;
+    out.last = bound->last;
+    const KeyLiterals& upper = bound->literals;
     if (std::string lock = mysql::LockSql(m, after, upper); !lock.empty()) {
       absl::StatusOr<std::vector<SqlRow>> l = conn_->Query(lock, kContext);
       if (!l.ok()) return l.status();

@@ -1,5 +1,7 @@
 #include "adapters/mysql/mysql_sql.h"
 
+#include <algorithm>
+
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -67,17 +69,27 @@ std::string Where(const MysqlChunkModel& m) {
 // changed value equal and skip it for good. They compare byte-wise after
 // converting the expression to the column's character set, as the
 // assignment would.
-std::string Guard(const MysqlChunkModel& m) {
+//
+// `column` already holds what `expression` would store. With `cast` (verify
+// only), the expression is converted to the column's type first.
+std::string Equal(const MysqlAssignment& a, const std::string& column,
+                  const std::string& expression, bool cast) {
+  if (!a.charset.empty()) {
+    return absl::StrCat("CAST(", column, " AS BINARY) <=> CAST(CONVERT((",
+                        expression, ") USING ", a.charset, ") AS BINARY)");
+  }
+  if (cast && !a.cast.empty()) {
+    return absl::StrCat(column, " <=> CAST((", expression, ") AS ", a.cast,
+                        ")");
+  }
+  return absl::StrCat(column, " <=> (", expression, ")");
+}
+
+std::string Guard(const MysqlChunkModel& m, bool cast = false) {
   std::vector<std::string> equal;
   for (const MysqlAssignment& a : m.assignments) {
-    const std::string column = absl::StrCat(m.target.ref, ".", a.column);
-    if (a.charset.empty()) {
-      equal.push_back(absl::StrCat(column, " <=> (", a.expression, ")"));
-    } else {
-      equal.push_back(
-          absl::StrCat("CAST(", column, " AS BINARY) <=> CAST(CONVERT((",
-                       a.expression, ") USING ", a.charset, ") AS BINARY)"));
-    }
+    equal.push_back(Equal(a, absl::StrCat(m.target.ref, ".", a.column),
+                          a.expression, cast));
   }
   return absl::StrCat("NOT (", absl::StrJoin(equal, " AND "), ")");
 }
@@ -337,6 +349,78 @@ std::string WriteSql(const MysqlChunkModel& m, const KeyLiterals* lower,
           absl::StrJoin(values, ", "), " FROM ", m.source->qualified, " WHERE ",
           KeyRange(m, m.source->ref, lower, upper), Where(m),
           " ON DUPLICATE KEY UPDATE ", absl::StrJoin(updates, ", "));
+    }
+  }
+  return "";
+}
+
+std::string VerifySql(const MysqlChunkModel& m, const KeyLiterals* lower,
+                      const KeyLiterals& upper, int64_t limit) {
+  const std::string tail = absl::StrCat(" LIMIT ", std::max<int64_t>(limit, 1));
+  switch (m.shape) {
+    case Shape::kColumn:
+    case Shape::kJoin: {
+      // Key columns qualified: in a join both tables may have them.
+      const std::vector<std::string> keys = KeyRefs(m, m.target.ref);
+      std::vector<std::string> select;
+      for (size_t i = 0; i < keys.size(); ++i) {
+        select.push_back(KeySelect(m.key_kinds[i], keys[i]));
+      }
+      std::string from = m.target.qualified;
+      if (m.shape == Shape::kJoin) {
+        absl::StrAppend(&from, " JOIN ", m.source->qualified, " ON (", m.on,
+                        ")");
+      }
+      return absl::StrCat("SELECT ", absl::StrJoin(select, ", "),
+                          ", count(*) OVER (), 0 FROM ", from, " WHERE ",
+                          KeyRange(m, m.target.ref, lower, upper), Where(m),
+                          " AND ", Guard(m, /*cast=*/true), " ORDER BY ",
+                          absl::StrJoin(keys, ", "), tail);
+    }
+    case Shape::kCopy: {
+      // Expressions are evaluated over the source alone (in `bf_src`), so a
+      // column name present in both tables is never ambiguous. Target rows
+      // are matched on the primary key with `=`, under its collation, as
+      // ON DUPLICATE KEY matches them.
+      std::vector<std::string> select, keys, join, equal;
+      for (size_t i = 0; i < m.key_columns.size(); ++i) {
+        select.push_back(
+            absl::StrCat(m.source->ref, ".", m.key_columns[i], " AS bf_k", i));
+        keys.push_back(absl::StrCat("bf_src.bf_k", i));
+      }
+      for (size_t i = 0; i < m.assignments.size(); ++i) {
+        const MysqlAssignment& a = m.assignments[i];
+        select.push_back(absl::StrCat("(", a.expression, ") AS bf_c", i));
+        const std::string value = absl::StrCat("bf_src.bf_c", i);
+        const std::string column = absl::StrCat("bf_t.", a.column);
+        bool is_key = false;
+        for (const std::string& c : m.conflict_columns)
+          is_key |= (c == a.column);
+        if (is_key) {
+          join.push_back(absl::StrCat(column, " = ", value));
+        } else {
+          equal.push_back(Equal(a, column, value, /*cast=*/true));
+        }
+      }
+      const std::string missing =
+          absl::StrCat("bf_t.", m.conflict_columns[0], " IS NULL");
+      std::vector<std::string> key_select;
+      for (size_t i = 0; i < keys.size(); ++i) {
+        key_select.push_back(KeySelect(m.key_kinds[i], keys[i]));
+      }
+      std::string differs = missing;
+      if (!equal.empty()) {
+        absl::StrAppend(&differs, " OR NOT (", absl::StrJoin(equal, " AND "),
+                        ")");
+      }
+      return absl::StrCat(
+          "WITH bf_src AS (SELECT ", absl::StrJoin(select, ", "), " FROM ",
+          m.source->qualified, " WHERE ",
+          KeyRange(m, m.source->ref, lower, upper), Where(m), ") SELECT ",
+          absl::StrJoin(key_select, ", "), ", count(*) OVER (), sum(CASE WHEN ",
+          missing, " THEN 1 ELSE 0 END) OVER () FROM bf_src LEFT JOIN ",
+          m.target.qualified, " AS bf_t ON ", absl::StrJoin(join, " AND "),
+          " WHERE ", differs, " ORDER BY ", absl::StrJoin(keys, ", "), tail);
     }
   }
   return "";

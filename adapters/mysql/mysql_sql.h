@@ -77,6 +77,10 @@ struct MysqlAssignment {
   std::string column;
   std::string expression;
   std::string charset;  // empty for non-character columns
+  // The CAST target closest to the column's type where CAST has one
+  // ("SIGNED", "UNSIGNED", "DECIMAL(12,2)", "DATE", "DATETIME(6)",
+  // "TIME(0)"), else empty. Only `verify` uses it (see VerifySql).
+  std::string cast;
 };
 
 // Everything needed to render one job's statements, resolved against
@@ -133,6 +137,20 @@ std::string LockSql(const MysqlChunkModel& m, const KeyLiterals* lower,
 // The guarded write of the chunk (lower, upper].
 std::string WriteSql(const MysqlChunkModel& m, const KeyLiterals* lower,
                      const KeyLiterals& upper);
+
+// Read-only check of the chunk (lower, upper]: one row per walked row whose
+// new representation differs from what the spec computes, in key order, at
+// most `limit`: the walked key (KeySelect form), the total count of
+// differing rows, and (copy) the total count of source rows missing from the
+// target. Runs on MariaDB 10.2+ and MySQL 8.0 (CTE, window functions).
+//
+// Unlike the write guard, which may call a row different when the assignment
+// would store the same value (the server then skips it), a verification
+// must not: the expression is first converted as the assignment would
+// convert it, with CAST where MySQL has a matching target type and
+// CONVERT ... USING for character columns, and compared byte-wise for those.
+std::string VerifySql(const MysqlChunkModel& m, const KeyLiterals* lower,
+                      const KeyLiterals& upper, int64_t limit);
 
 // The affected-rows count of an INSERT ... ON DUPLICATE KEY UPDATE counts an
 // inserted row once, an updated row twice and an unchanged row not at all

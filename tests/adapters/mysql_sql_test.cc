@@ -267,6 +267,54 @@ TEST(StatementsTest, CopyOfKeyColumnsOnlyStillHasAValidUpdateClause) {
       HasSubstr("ON DUPLICATE KEY UPDATE `orders_v2`.`id` = `orders_v2`.`id`"));
 }
 
+TEST(VerifySqlTest, ColumnShapeConvertsLikeTheAssignment) {
+  MysqlChunkModel m = ColumnModel();
+  m.assignments[1].cast = "DECIMAL(10,2)";
+  const KeyLiterals lo = {"10"}, hi = {"20"};
+  EXPECT_EQ(VerifySql(m, &lo, hi, 5),
+            "SELECT `users`.`id`, count(*) OVER (), 0 FROM `app`.`users` WHERE "
+            "`users`.`id` > 10 AND `users`.`id` <= 20 AND NOT "
+            "(CAST(`users`.`login_name` AS BINARY) <=> "
+            "CAST(CONVERT((lower(username)) USING utf8mb4) AS BINARY) AND "
+            "`users`.`score` <=> CAST((points * 2) AS DECIMAL(10,2))) "
+            "ORDER BY `users`.`id` LIMIT 5");
+  // The write guard does not cast (see Guard in mysql_sql.cc).
+  EXPECT_THAT(WriteSql(m, &lo, hi),
+              HasSubstr("`users`.`score` <=> (points * 2))"));
+}
+
+TEST(VerifySqlTest, JoinShapeQualifiesTheKey) {
+  MysqlChunkModel m = JoinModel();
+  m.key_columns = {"`id`"};
+  m.key_kinds = {KeyKind::kInteger};
+  EXPECT_EQ(
+      VerifySql(m, nullptr, {"40"}, 0),
+      "SELECT `repo`.`id`, count(*) OVER (), 0 FROM `repo` JOIN `star` ON "
+      "(star.repo_name = repo.repo_name) WHERE `repo`.`id` <= 40 AND NOT "
+      "(`repo`.`star_count` <=> (star.star_count)) ORDER BY `repo`.`id` LIMIT "
+      "1");
+}
+
+TEST(VerifySqlTest, CopyShapeCountsMissingTargetRows) {
+  MysqlChunkModel m = CopyModel();
+  m.assignments[2].cast = "DECIMAL(12,2)";
+  EXPECT_EQ(
+      VerifySql(m, nullptr, {"200"}, 10),
+      "WITH bf_src AS (SELECT `orders`.`id` AS bf_k0, (`id`) AS bf_c0, "
+      "(`note`) AS "
+      "bf_c1, (amount_cents / 100.0) AS bf_c2 FROM `orders` WHERE "
+      "`orders`.`id` <= "
+      "200) SELECT bf_src.bf_k0, count(*) OVER (), sum(CASE WHEN bf_t.`id` IS "
+      "NULL "
+      "THEN 1 ELSE 0 END) OVER () FROM bf_src LEFT JOIN `orders_v2` AS bf_t ON "
+      "bf_t.`id` = bf_src.bf_c0 WHERE bf_t.`id` IS NULL OR NOT "
+      "(CAST(bf_t.`note` AS BINARY) <=> CAST(CONVERT((bf_src.bf_c1) USING "
+      "utf8mb4) AS "
+      "BINARY) AND bf_t.`amount` <=> CAST((bf_src.bf_c2) AS DECIMAL(12,2))) "
+      "ORDER BY "
+      "bf_src.bf_k0 LIMIT 10");
+}
+
 TEST(CopyRowsWrittenTest, InsertedPlusChanged) {
   // 10 inserted, 5 updated, 15 unchanged: affected = 10 + 2 * 5.
   EXPECT_THAT(CopyRowsWritten(20, "Records: 30  Duplicates: 5  Warnings: 0"),
