@@ -157,6 +157,16 @@ absl::StatusOr<std::unique_ptr<MysqlConnection>> MysqlConnection::Open(
     return MapMysqlError(mysql_errno(m), mysql_sqlstate(m), mysql_error(m),
                          "cannot connect to MySQL", secret);
   }
+  // Connector/C 3.3 does not refuse a server without TLS on
+  // MYSQL_OPT_SSL_ENFORCE alone (only with certificate verification), so
+  // every required mode is checked on the open connection.
+  if ((s.ssl_mode == "REQUIRED" || s.ssl_mode == "VERIFY_CA" ||
+       s.ssl_mode == "VERIFY_IDENTITY") &&
+      mysql_get_ssl_cipher(m) == nullptr) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot connect to MySQL: ssl-mode=", s.ssl_mode,
+        " but the connection is not encrypted (does the server have TLS?)"));
+  }
   std::unique_ptr<MysqlConnection> conn(
       new MysqlConnection(std::move(handle), secret));
   if (absl::Status st =
