@@ -145,7 +145,7 @@ void ProgressPrinter::OnFinish(const RunReport& r) {
                     " in ", WithCommas(r.chunks), " chunks, ",
                     absl::StrFormat("%.1fs (%s rows/s)", seconds,
                                     WithCommas(std::llround(rate))),
-                    r.throttled > absl::ZeroDuration()
+                    r.throttled >= absl::Milliseconds(50)
                         ? absl::StrFormat(", throttled %.1fs",
                                           absl::ToDoubleSeconds(r.throttled))
                         : ""));
