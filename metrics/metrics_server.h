@@ -31,7 +31,8 @@ class MetricsServer {
   static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(
       absl::string_view listen, RunMetrics* metrics);
 
-  // Stops serving: the port is closed when this returns.
+  // Stops serving: the port is closed when this returns. Takes up to about
+  // 2 s (civetweb, under prometheus-cpp, polls its sockets in 2 s slices).
   ~MetricsServer();
 
   MetricsServer(const MetricsServer&) = delete;
