@@ -12,6 +12,8 @@
 namespace backfill {
 namespace {
 
+constexpr absl::Duration kThrottleQueryInterval = absl::Milliseconds(250);
+
 absl::Status BadFlag(absl::string_view flag, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat(flag, ": ", why));
 }
@@ -216,14 +218,18 @@ absl::StatusOr<std::unique_ptr<Pacing>> OpenPacing(
     if (!probe.ok()) return probe.status();
     signals.push_back(*std::move(probe));
   }
+  std::unique_ptr<Signal> throttle_query;
   if (!s.throttle_query.empty()) {
     absl::StatusOr<std::unique_ptr<Signal>> query = OpenThrottleQuerySignal(
         primary, s.throttle_query, s.throttle_threshold);
     if (!query.ok()) return query.status();
-    signals.push_back(*std::move(query));
+    throttle_query = *std::move(query);
   }
 
-  if (signals.empty() && s.max_rows_per_second <= 0) return pacing;
+  if (signals.empty() && throttle_query == nullptr &&
+      s.max_rows_per_second <= 0) {
+    return pacing;
+  }
   ThrottleOptions options;
   options.clock = clock;
   options.max_rows_per_second = s.max_rows_per_second;
@@ -235,7 +241,7 @@ absl::StatusOr<std::unique_ptr<Pacing>> OpenPacing(
                  ProbeTimeout(s.max_latency) + absl::Seconds(1));
   }
   pacing->controller = std::make_unique<ThrottleController>(options);
-  if (signals.empty()) return pacing;
+  if (signals.empty() && throttle_query == nullptr) return pacing;
   PacerOptions pacer_options;
   pacer_options.clock = clock;
   pacing->pacer =
@@ -247,6 +253,10 @@ absl::StatusOr<std::unique_ptr<Pacing>> OpenPacing(
     pacing->pacer->SetHeartbeat(*std::move(beat));
   }
   for (auto& signal : signals) pacing->pacer->AddSignal(std::move(signal));
+  // A user's query may cost more than a heartbeat read: 4 times a second.
+  if (throttle_query != nullptr) {
+    pacing->pacer->AddSignal(std::move(throttle_query), kThrottleQueryInterval);
+  }
   return pacing;
 }
 

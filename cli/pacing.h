@@ -74,7 +74,8 @@ struct Pacing {
 //   - without, on MySQL: a note that lag is not watched, or
 //     kInvalidArgument when --max-lag, --critical-lag or --max-lag-bytes was
 //     given (a MySQL primary cannot see its replicas' lag);
-//   - --max-latency: the probe; --throttle-query: its signal.
+//   - --max-latency: the probe; --throttle-query: its signal (read every
+//     250ms; the others every 100ms).
 // A replica's password is its URI's, else `primary.password`. Errors are
 // bad input (exit 2): bad URIs, a replica of another kind, rejected
 // credentials, a failing query. Nothing is started.

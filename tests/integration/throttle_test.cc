@@ -48,8 +48,12 @@ std::string Capture(const std::vector<std::string>& argv) {
   if (pid == 0) {
     dup2(out[1], 1);
     dup2(err[1], 2);
+    // Only fds 1 and 2 may stay open: a server that pg_ctl starts would
+    // inherit the pipes and keep them open for its whole life.
     close(out[0]);
     close(err[0]);
+    close(out[1]);
+    close(err[1]);
     std::vector<char*> args;
     for (const std::string& a : argv)
       args.push_back(const_cast<char*>(a.c_str()));
@@ -138,7 +142,20 @@ class ThrottleTest : public IntegrationTest {
     Capture({"runuser", "-u", "postgres", "--", kPgCtl, "-D",
              DevDbDir() + "/pg-replica", "-m", "fast", "-w", "stop"});
   }
+  static bool PgReplicaRunning() {
+    try {
+      Capture({"runuser", "-u", "postgres", "--", kPgCtl, "-D",
+               DevDbDir() + "/pg-replica", "status"});
+      return true;
+    } catch (const std::exception&) {
+      return false;  // pg_ctl status exits 3 when the server is not running
+    }
+  }
   void StartPgReplica() {
+    if (PgReplicaRunning()) {
+      stopped_replica_ = false;
+      return;
+    }
     Capture({"runuser", "-u", "postgres", "--", kPgCtl, "-D",
              DevDbDir() + "/pg-replica", "-l",
              DevDbDir() + "/pg-replica/server.log", "-w", "-t", "60", "start"});
