@@ -67,9 +67,10 @@ TEST_P(LibraryTest, SlicesStopWithinMaxDurationAndTheNextContinues) {
     }
     if (report->outcome == RunOutcome::kDone) break;
     ASSERT_EQ(report->outcome, RunOutcome::kSliceEnd) << report->reason;
-    // max_duration, plus the chunk in flight, plus the final checkpoint write.
+    // max_duration, plus the chunk in flight, plus the final checkpoint write
+    // (slack for a loaded machine).
     EXPECT_LE(report->elapsed,
-              options.max_duration + longest.longest + absl::Milliseconds(250))
+              options.max_duration + longest.longest + absl::Milliseconds(500))
         << "slice " << slices << ", longest chunk " << longest.longest;
     EXPECT_GE(report->elapsed, options.max_duration);
     EXPECT_NE(report->checkpoint.last_key, last_key);
