@@ -49,8 +49,10 @@ class TestDb {
   virtual bool Transaction(const std::vector<std::string>& statements) = 0;
 
   // Rows updated in `table` so far, as the server counts them
-  // (pg_stat_user_tables.n_tup_upd; InnoDB's Innodb_rows_updated, which is
-  // server-wide). Waits until the count is settled.
+  // (pg_stat_user_tables.n_tup_upd; on MariaDB, which has no
+  // Innodb_rows_updated, the userstat plugin's per-table ROWS_CHANGED less
+  // the rows inserted). Rows an UPDATE left unchanged are not counted.
+  // Waits until the count is settled.
   virtual int64_t RowsUpdated(const std::string& table) = 0;
 
   virtual bool TableExists(const std::string& table) = 0;
