@@ -39,8 +39,11 @@ TEST_P(KillResumeTest, KillNineAtRandomPointsThenResume) {
     ASSERT_EQ(r.exit_code, -SIGKILL);
     ++kills;
     // The committed checkpoint and the data agree at every instant.
-    std::optional<std::string> last =
-        db_->Query("SELECT last_key FROM backfill_checkpoints WHERE job = 'users'");
+    // A kill before the first chunk may leave no checkpoint (or no table).
+    std::optional<std::string> last;
+    if (db_->TableExists("backfill_checkpoints")) {
+      last = db_->Query("SELECT last_key FROM backfill_checkpoints WHERE job = 'users'");
+    }
     const int64_t last_id = last.has_value() ? std::stoll(last->substr(2)) : 0;
     EXPECT_EQ(Mismatches("users", "login_name", "username", absl::StrCat("id <= ", last_id)), 0);
     EXPECT_EQ(db_->QueryInt(absl::StrCat(
