@@ -83,7 +83,9 @@ void Pacer::Start(absl::Duration first_reading_wait) {
     absl::MutexLock lock(&mu_);
     mu_.AwaitWithDeadline(absl::Condition(&all_read), deadline);
   }
-  while (absl::Now() < deadline && !controller_->Check().proceed()) {
+  while (absl::Now() < deadline) {
+    const Decision d = controller_->Check();
+    if (d.proceed() || d.critical()) break;  // critical: the run says so
     absl::SleepFor(absl::Milliseconds(10));
   }
 }

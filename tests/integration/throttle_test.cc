@@ -366,14 +366,18 @@ TEST_P(ThrottleTest, ThrottleQueryOverThresholdHoldsWrites) {
 TEST_P(ThrottleTest, StoppedReplicaHoldsWritesUntilItIsBack) {
   if (!postgres_)
     GTEST_SKIP() << "stopping the MariaDB replica is not scripted";
-  constexpr int64_t kRows = 100000;
+  constexpr int64_t kRows = 200000;
   CreateUsers(kRows);
+  ReplicaSql("CHECKPOINT");  // so that stopping it mid-run is quick
   CliProcess run(UsersRun({"--replica", db_->replica_dsn(), "--max-lag", "1s",
                            "--chunk-rows", "500", "--target-chunk-time", "0",
                            "--max-rows-per-second", "20000"}));
   ASSERT_TRUE(WaitForChunks("users", 5)) << run.StderrSoFar();
 
+  const auto t_stop = Clock::now();
   StopPgReplica();
+  std::printf("[ throttle ] stopping the replica took %.1fs\n",
+              SecondsSince(t_stop));
   const auto t0 = Clock::now();
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   const int64_t held_at = Chunks("users");
