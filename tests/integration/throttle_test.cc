@@ -470,6 +470,50 @@ TEST_P(ThrottleTest, PgStatReplicationLagHoldsWritesWithoutReplicaConnections) {
   EXPECT_EQ(Mismatches("users", "login_name", "username"), 0);
 }
 
+// Lock etiquette: a chunk waits at most --lock-timeout for a row another
+// transaction holds, then rolls back and is retried smaller, until the
+// application lets go.
+TEST_P(ThrottleTest, LockTimeoutRetriesTheChunkSmaller) {
+  CreateUsers(5000);
+  // An application transaction holds row 500 for 4 seconds.
+  const std::string hold =
+      postgres_ ? "BEGIN; SELECT id FROM users WHERE id = 500 FOR UPDATE; "
+                  "SELECT pg_sleep(4); COMMIT;"
+                : "BEGIN; SELECT id FROM users WHERE id = 500 FOR UPDATE; "
+                  "DO SLEEP(4); COMMIT;";
+  absl::StatusOr<Dsn> dsn = ParseDsn(db_->dsn());
+  ASSERT_TRUE(dsn.ok());
+  std::thread application([&] {
+    try {
+      if (postgres_) {
+        Capture({"psql", dsn->ToUri(), "-X", "-q", "-c", hold});
+      } else {
+        Capture({"mysql", "-h", dsn->host, "-P", absl::StrCat(dsn->port), "-u",
+                 dsn->user, absl::StrCat("-p", dsn->password.value_or("")),
+                 "-D", dsn->database, "-e", hold});
+      }
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << e.what();
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const auto t0 = Clock::now();
+  CliResult r = Run({"--table", "users", "--set", "login_name = username",
+                     "--lock-timeout", "1s", "--max-lag", "0", "--chunk-rows",
+                     "1000", "--target-chunk-time", "0"});
+  const double took = SecondsSince(t0);
+  application.join();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("retrying in"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(postgres_ ? "lock timeout" : "Lock wait timeout"),
+            std::string::npos)
+      << r.err;
+  // Not one wait of the server's default (PostgreSQL: none, forever;
+  // MariaDB: 50s, or the adapter's 10s).
+  EXPECT_LT(took, 9) << r.err;
+  EXPECT_EQ(Mismatches("users", "login_name", "username"), 0);
+}
+
 TEST_P(ThrottleTest, MysqlWithoutReplicaSaysReplicaIsNeeded) {
   if (postgres_) GTEST_SKIP() << "PostgreSQL falls back to pg_stat_replication";
   CreateUsers(100);
