@@ -120,9 +120,6 @@ int RunCommand(const RunFlags& flags, const CancellationToken* cancel) {
   if ((*pacing)->pacer != nullptr) (*pacing)->pacer->Start();
   absl::StatusOr<RunReport> report = (*job)->Run(options);
   if ((*pacing)->pacer != nullptr) (*pacing)->pacer->Stop();
-  // `pacing` (and its controller) is destroyed before `metrics_server`
-  // stops: detach it so that a scrape in between never reads a freed one.
-  metrics.SetThrottle(nullptr);
   metrics.SetThrottle(nullptr);  // the controller goes before the endpoint
   if (!report.ok()) {
     return fail(kExitFailure, absl::Status(report.status().code(),
