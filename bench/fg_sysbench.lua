@@ -1,13 +1,22 @@
 #!/usr/bin/env sysbench
--- Foreground OLTP load for scripts/bench on MariaDB: sysbench's own
--- oltp_update_index, unchanged, plus one line per transaction in
--- $BENCH_FG_LOG.<thread>: "<end, unix seconds> <latency, ms>". scripts/bench
--- reads these to take the p99 over exactly the seconds a backfill ran, which
--- sysbench's end-of-run --percentile cannot do. The latency is the
--- transaction's execution time (without --rate queueing), as pgbench's log
--- gives it after subtracting its schedule lag.
+-- Foreground OLTP load for scripts/bench on MariaDB: the transactions of
+-- sysbench's own oltp_update_index, paced and logged the way pgbench -R and
+-- --log do it, so the two databases' foreground figures mean the same thing.
 --
---   BENCH_FG_LOG=/tmp/fg sysbench bench/fg_sysbench.lua --mysql-... run
+-- Pacing: with BENCH_FG_RATE=R (transactions/s over all threads), each thread
+-- starts transactions on its own Poisson schedule of R/threads per second,
+-- like pgbench -R; a transaction that cannot start on time starts late, and
+-- its latency counts from its scheduled start (queueing included). Without
+-- BENCH_FG_RATE, threads run back to back.
+--
+-- Log: with BENCH_FG_LOG=prefix, each thread writes prefix.<thread>, one line
+-- per transaction: "<end, unix seconds> <latency ms> <execution ms>", where
+-- latency is from the scheduled start and execution from the actual start.
+-- scripts/bench takes percentiles over exactly the seconds a backfill ran,
+-- which sysbench's end-of-run --percentile cannot do.
+--
+--   BENCH_FG_RATE=600 BENCH_FG_LOG=/tmp/fg sysbench bench/fg_sysbench.lua \
+--     --mysql-... --threads=4 --time=60 run
 
 package.path = "/usr/share/sysbench/?.lua;" .. package.path
 require("oltp_common")
@@ -16,6 +25,7 @@ local ffi = require("ffi")
 ffi.cdef [[
 typedef struct { long tv_sec; long tv_nsec; } bench_fg_timespec;
 int clock_gettime(int clock_id, bench_fg_timespec *tp);
+int usleep(unsigned int usec);
 ]]
 local CLOCK_REALTIME = 0
 local ts = ffi.new("bench_fg_timespec")
@@ -30,6 +40,8 @@ function prepare_statements()
 end
 
 local log
+local rate  -- per thread, transactions/s; nil = unpaced
+local scheduled
 local oltp_thread_init = thread_init
 
 function thread_init()
@@ -39,13 +51,27 @@ function thread_init()
     log = assert(io.open(prefix .. "." .. sysbench.tid, "w"))
     log:setvbuf("line")
   end
+  local total = tonumber(os.getenv("BENCH_FG_RATE") or "")
+  if total and total > 0 then
+    rate = total / sysbench.opt.threads
+    math.randomseed(os.time() + sysbench.tid)
+    scheduled = now()
+  end
 end
 
 function event()
+  if rate then
+    -- Exponential inter-arrival times: a Poisson process, as pgbench -R.
+    scheduled = scheduled - math.log(1 - math.random()) / rate
+    local wait = scheduled - now()
+    if wait > 0 then ffi.C.usleep(math.floor(wait * 1e6)) end
+  end
   local t0 = now()
   execute_index_updates(con)
   if log then
     local t1 = now()
-    log:write(string.format("%.6f %.3f\n", t1, (t1 - t0) * 1000))
+    local from = rate and scheduled or t0
+    log:write(string.format("%.6f %.3f %.3f\n", t1, (t1 - from) * 1000,
+                            (t1 - t0) * 1000))
   end
 end
