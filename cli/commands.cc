@@ -81,6 +81,14 @@ int RunCommand(const RunFlags& flags, const CancellationToken* cancel) {
   if (!chunking.ok()) return fail(kExitBadInput, chunking.status());
   absl::StatusOr<PacingSettings> pacing_settings = ParsePacingFlags(flags.pacing);
   if (!pacing_settings.ok()) return fail(kExitBadInput, pacing_settings.status());
+  absl::Duration retry_for;
+  if (!absl::ParseDuration(flags.retry_for, &retry_for) || retry_for < absl::ZeroDuration() ||
+      retry_for == absl::InfiniteDuration()) {
+    return fail(kExitBadInput,
+                absl::InvalidArgumentError(absl::StrCat(
+                    "--retry-for: \"", flags.retry_for,
+                    "\" is not a duration such as 30s, 5m or 1h")));
+  }
   absl::StatusOr<ConnectOptions> connect = BuildConnectOptions(flags.common);
   if (!connect.ok()) return fail(kExitBadInput, connect.status());
   absl::StatusOr<std::unique_ptr<Job>> job = OpenJob(*connect, *std::move(spec), flags.restart);
@@ -114,6 +122,7 @@ int RunCommand(const RunFlags& flags, const CancellationToken* cancel) {
   options.cancel = cancel;
   options.observer = &observers;
   options.lock_timeout = pacing_settings->lock_timeout;
+  options.retry_for = retry_for;
   options.throttle = (*pacing)->controller.get();
   // Throttle state, time and signal readings are read at each scrape.
   metrics.SetThrottle(options.throttle);

@@ -49,6 +49,9 @@ struct RunFlags {
   bool restart = false;
   std::string log_format = "auto";
   PacingFlags pacing;  // run only
+  // --retry-for D: how long a lost connection is retried
+  // (RunOptions::retry_for). Default 5m.
+  std::string retry_for = "5m";
   // IP:PORT to serve Prometheus /metrics on for the life of the run; empty
   // (default) serves nothing.
   std::string metrics_listen;

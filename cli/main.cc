@@ -80,6 +80,9 @@ void AddRunFlags(CLI::App* run, RunFlags* f) {
   run->add_flag("--dry-run", f->dry_run, "print the plan and one chunk's SQL; write nothing");
   run->add_flag("--restart", f->restart, "discard the checkpoint and start over");
   AddPacingFlags(run, &f->pacing);
+  run->add_option("--retry-for", f->retry_for,
+                  "keep reconnecting and retrying a lost connection this long "
+                  "before failing (default 5m)");
   run->add_option("--log-format", f->log_format, "auto (default), text or json")
       ->check(CLI::IsMember({"auto", "text", "json"}));
   run->add_option("--metrics-listen", f->metrics_listen,

@@ -69,6 +69,11 @@ void AddPacingFlags(CLI::App* run, PacingFlags* f) {
   run->add_option("--lock-timeout", f->lock_timeout,
                   "longest a chunk waits for a lock before it is retried "
                   "smaller (default 2s)");
+  run->add_option("--ignore-unreachable-replicas",
+                  f->ignore_unreachable_replicas,
+                  "let writes proceed while at most N --replica lag signals "
+                  "cannot be read, with a warning each time (default 0: an "
+                  "unreachable replica holds writes)");
 }
 
 absl::StatusOr<PacingSettings> ParsePacingFlags(const PacingFlags& f) {
@@ -145,6 +150,13 @@ absl::StatusOr<PacingSettings> ParsePacingFlags(const PacingFlags& f) {
     return BadFlag("--max-rows-per-second", "must be a number >= 0");
   }
   s.max_rows_per_second = f.max_rows_per_second;
+  if (f.ignore_unreachable_replicas < 0) {
+    return BadFlag("--ignore-unreachable-replicas", "must be a number >= 0");
+  }
+  if (f.ignore_unreachable_replicas > 0 && s.replicas.empty()) {
+    return BadFlag("--ignore-unreachable-replicas", "needs --replica URI");
+  }
+  s.ignore_unreachable_replicas = f.ignore_unreachable_replicas;
   s.lock_timeout = absl::ZeroDuration();
   if (absl::Status st =
           ParseDurationFlag("--lock-timeout", f.lock_timeout, &s.lock_timeout);
@@ -233,6 +245,7 @@ absl::StatusOr<std::unique_ptr<Pacing>> OpenPacing(
   ThrottleOptions options;
   options.clock = clock;
   options.max_rows_per_second = s.max_rows_per_second;
+  options.ignore_unreadable_replicas = s.ignore_unreachable_replicas;
   if (s.max_latency > absl::ZeroDuration()) {
     // A probe may legitimately take up to its timeout: do not call it stale
     // before that.

@@ -34,6 +34,7 @@ struct PacingFlags {
   std::string throttle_threshold;     // --throttle-threshold X
   double max_rows_per_second = 0;     // --max-rows-per-second N; 0 = no cap
   std::string lock_timeout = "2s";    // --lock-timeout D; 0 = server default
+  int ignore_unreachable_replicas = 0;  // --ignore-unreachable-replicas N
 };
 
 // Declares the flags above on `run`.
@@ -51,6 +52,9 @@ struct PacingSettings {
   double throttle_threshold = 0;
   double max_rows_per_second = 0;
   absl::Duration lock_timeout = absl::Seconds(2);
+  // Unreachable --replica signals that may be ignored, loudly
+  // (ThrottleOptions::ignore_unreadable_replicas). Default 0.
+  int ignore_unreachable_replicas = 0;
 };
 absl::StatusOr<PacingSettings> ParsePacingFlags(const PacingFlags& flags);
 

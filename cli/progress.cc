@@ -203,6 +203,17 @@ void ProgressPrinter::OnNote(const std::string& text) {
   Emit(absl::StrCat("backfill: note: ", text));
 }
 
+void ProgressPrinter::OnWarning(const std::string& message) {
+  if (format_ == LogFormat::kJson) {
+    Emit(absl::StrCat("{\"event\":\"warning\",\"time\":",
+                      JsonString(Timestamp(clock_->Now())), ",\"job\":", JsonString(job_),
+                      ",\"message\":", JsonString(message), "}"));
+    return;
+  }
+  Emit(absl::StrCat("backfill: WARNING: ", message));
+  if (format_ == LogFormat::kLive && !live_text_.empty()) DrawLive();
+}
+
 void ProgressPrinter::OnMetricsListening(const std::string& url) {
   if (format_ == LogFormat::kJson) {
     Emit(absl::StrCat("{\"event\":\"metrics\",\"time\":",

@@ -36,6 +36,10 @@ class ProgressPrinter : public Observer {
   // reason appended to the live line while writes are held.
   void OnThrottle(const Decision& decision) override;
 
+  // A warning during the run: "backfill: WARNING: ..." in text, a
+  // {"event":"warning","message":...} object in JSON.
+  void OnWarning(const std::string& message) override;
+
   // Something the operator should know before the run, e.g. that
   // replication lag is not watched.
   void OnNote(const std::string& text);

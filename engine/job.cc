@@ -2,10 +2,13 @@
 #include "engine/job.h"
 
 #include <algorithm>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "engine/retry.h"
 
 namespace backfill {
@@ -20,6 +23,15 @@ void ApplyChunk(const ChunkResult& r, Checkpoint* cp, absl::Time now) {
   cp->updated_at = now;
   cp->message.clear();
   if (r.last) cp->state = JobState::kDone;
+}
+
+// The signal names in Decision::ignored ("NAME unreadable: why").
+std::vector<std::string> IgnoredNames(const Decision& d) {
+  std::vector<std::string> names;
+  for (const std::string& reason : d.ignored) {
+    names.emplace_back(reason.substr(0, reason.find(" unreadable")));
+  }
+  return names;
 }
 
 }  // namespace
@@ -141,6 +153,9 @@ absl::StatusOr<RunReport> Job::Run(const RunOptions& options) {
   // Set when the pause flag is seen while the throttle holds writes.
   bool pause_seen = false;
   absl::Time pause_checked = clock->Now();
+  // Unreachable replicas the throttle ignores, as last reported.
+  std::vector<std::string> ignored;
+  absl::Time ignored_reported = absl::InfinitePast();
   while (true) {
     if (options.cancel != nullptr && options.cancel->cancelled()) {
       return stop(JobState::kStopped, RunOutcome::kStopped, "stopped by signal");
@@ -200,6 +215,26 @@ absl::StatusOr<RunReport> Job::Run(const RunOptions& options) {
         }
       }
       if (wait.outcome == WaitResult::Outcome::kStopped) continue;
+      // Writing past an unreachable replica (--ignore-unreachable-replicas)
+      // is said loudly: on every change and every 30s while it lasts.
+      const Decision now_decision = options.throttle->Check();
+      std::vector<std::string> names = IgnoredNames(now_decision);
+      const absl::Time now = clock->Now();
+      if (names != ignored ||
+          (!names.empty() && now - ignored_reported >= absl::Seconds(30))) {
+        if (!names.empty()) {
+          observer->OnWarning(absl::StrCat(
+              "writing although ", names.size(),
+              names.size() == 1 ? " replica is" : " replicas are",
+              " unreachable (--ignore-unreachable-replicas): ",
+              absl::StrJoin(now_decision.ignored, "; ")));
+        } else {
+          observer->OnWarning(absl::StrCat(
+              "replicas reachable again: ", absl::StrJoin(ignored, ", ")));
+        }
+        ignored = std::move(names);
+        ignored_reported = now;
+      }
     }
 
     ChunkRequest request{spec_.job, cp.last_key, *cp.high_water, sizer.next_rows()};

@@ -83,6 +83,11 @@ class Observer {
   // changed; called again with a kProceed decision (empty reason) when
   // writes resume. Not called for routine waits on the rows/s cap.
   virtual void OnThrottle(const Decision& decision) {}
+  // Something the operator must hear about although the run goes on, e.g.
+  // writes proceeding while a replica is unreachable
+  // (ThrottleOptions::ignore_unreadable_replicas): when that set of
+  // replicas changes, and every 30s while it is not empty.
+  virtual void OnWarning(const std::string& message) {}
 };
 
 struct RunOptions {

@@ -1,6 +1,7 @@
 #ifndef BACKFILL_ENGINE_OBSERVER_LIST_H_
 #define BACKFILL_ENGINE_OBSERVER_LIST_H_
 
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -47,6 +48,11 @@ class ObserverList : public Observer {
   void OnThrottle(const Decision& decision) override {
     for (Observer* o : observers_) {
       if (o != nullptr) o->OnThrottle(decision);
+    }
+  }
+  void OnWarning(const std::string& message) override {
+    for (Observer* o : observers_) {
+      if (o != nullptr) o->OnWarning(message);
     }
   }
 

@@ -5,6 +5,7 @@
 #include <limits>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace backfill {
@@ -115,7 +116,24 @@ Decision ThrottleController::EvaluateLocked(absl::Time now) {
   const std::string* worst_name = nullptr;
   const Entry* worst_entry = nullptr;
   double worst = -kInfinity;
+  // Unreadable replica signals that may be ignored: all of them, or none.
+  std::vector<const std::string*> ignored;
+  if (options_.ignore_unreadable_replicas > 0) {
+    for (const auto& [name, entry] : signals_) {
+      if (absl::StartsWith(name, kReplicaSignalPrefix) &&
+          !Readable(entry, now)) {
+        ignored.push_back(&name);
+      }
+    }
+    if (ignored.size() >
+        static_cast<size_t>(options_.ignore_unreadable_replicas)) {
+      ignored.clear();
+    }
+  }
   for (const auto& [name, entry] : signals_) {
+    if (std::find(ignored.begin(), ignored.end(), &name) != ignored.end()) {
+      continue;
+    }
     const double u = Utilisation(entry, now);
     if (u > worst) {
       worst = u;
@@ -131,6 +149,7 @@ Decision ThrottleController::EvaluateLocked(absl::Time now) {
       }
     }
   }
+  if (worst_entry == nullptr) worst = 0;  // no signal left to count
   if (worst >= 1) {
     signal_paused_ = true;
   } else if (worst < options_.resume_utilisation) {
@@ -166,6 +185,10 @@ Decision ThrottleController::EvaluateLocked(absl::Time now) {
           FormatQuantity(r.threshold * options_.resume_utilisation, r.unit));
       d.label = *worst_name;
     }
+  }
+
+  for (const std::string* name : ignored) {
+    d.ignored.push_back(Reason(*name, signals_.find(*name)->second, now));
   }
 
   if (d.proceed()) {

@@ -49,7 +49,20 @@ struct ThrottleOptions {
   // a resume, a critical reading or cancellation within one step. Default
   // 100ms (the heartbeat period).
   absl::Duration wait_step = absl::Milliseconds(100);
+
+  // --ignore-unreachable-replicas N. While at most this many replica lag
+  // signals (names starting with kReplicaSignalPrefix) are unreadable
+  // (failed, stale or not read yet), they are left out of the decision and
+  // listed in Decision::ignored instead of holding writes; with more than N
+  // unreadable, they all count again (fail closed). A replica that answers
+  // but lags still holds writes. Default 0: every unreadable signal holds.
+  int ignore_unreadable_replicas = 0;
 };
+
+// Names of per-replica lag signals start with this ("replication_lag
+// replica=HOST:PORT"); only these may be ignored when unreadable.
+inline constexpr absl::string_view kReplicaSignalPrefix =
+    "replication_lag replica=";
 
 // What the copier may do now.
 struct Decision {
@@ -77,6 +90,11 @@ struct Decision {
   // "paused by operator", or ThrottleController::kRateLabel for time waited on
   // the rows/s cap. Empty when kProceed.
   std::string label;
+  // Unreadable replica signals left out under
+  // ThrottleOptions::ignore_unreadable_replicas, each as its reason
+  // ("replication_lag replica=r1 unreadable: connection refused"), sorted by
+  // name. Writes may proceed despite them; the run says so loudly.
+  std::vector<std::string> ignored;
 
   bool proceed() const { return action == Action::kProceed; }
   bool critical() const { return action == Action::kCritical; }

@@ -534,5 +534,54 @@ TEST_F(ControllerTest, ConcurrentUpdatesAndChecks) {
   EXPECT_TRUE(c.Check().proceed());
 }
 
+TEST(IgnoreUnreachableReplicasTest, IgnoresUpToNUnreadableReplicasAndSaysSo) {
+  FakeClock clock;
+  ThrottleOptions options;
+  options.clock = &clock;
+  options.ignore_unreadable_replicas = 1;
+  ThrottleController c(options);
+  const std::string r1 = "replication_lag replica=r1:1";
+  const std::string r2 = "replication_lag replica=r2:1";
+  c.Update(r1, Reading::Ok(0.1, 1.0, "s"));
+  c.Update(r2, Reading::Ok(0.1, 1.0, "s"));
+  c.Update("heartbeat", Reading::Ok(0.01, 1.0, "s"));
+  EXPECT_TRUE(c.Check().proceed());
+  EXPECT_TRUE(c.Check().ignored.empty());
+
+  // One replica down: ignored, loudly.
+  c.Update(r1, Reading::Unreadable("connection refused"));
+  Decision d = c.Check();
+  EXPECT_TRUE(d.proceed()) << d.reason;
+  ASSERT_EQ(d.ignored.size(), 1u);
+  EXPECT_EQ(d.ignored[0], r1 + " unreadable: connection refused");
+
+  // The other one merely lagging still holds writes.
+  c.Update(r2, Reading::Ok(3, 1.0, "s"));
+  d = c.Check();
+  EXPECT_FALSE(d.proceed());
+  EXPECT_EQ(d.label, r2);
+
+  // Both down: more than N, fail closed.
+  c.Update(r2, Reading::Unreadable("timeout"));
+  d = c.Check();
+  EXPECT_FALSE(d.proceed());
+  EXPECT_TRUE(d.ignored.empty());
+
+  // The heartbeat (the primary) is never ignored.
+  c.Update(r2, Reading::Ok(0.1, 1.0, "s"));
+  c.Update("heartbeat", Reading::Unreadable("primary down"));
+  EXPECT_FALSE(c.Check().proceed());
+}
+
+TEST(IgnoreUnreachableReplicasTest, UnreadableReplicaHoldsWritesByDefault) {
+  FakeClock clock;
+  ThrottleOptions options;
+  options.clock = &clock;
+  ThrottleController c(options);
+  c.Update("replication_lag replica=r1:1", Reading::Unreadable("refused"));
+  EXPECT_FALSE(c.Check().proceed());
+  EXPECT_TRUE(c.Check().ignored.empty());
+}
+
 }  // namespace
 }  // namespace backfill
