@@ -355,8 +355,11 @@ TEST_P(FaultsTest, StoppedReplicaHoldsWritesUntilItIsBack) {
             std::string::npos)
       << run.StderrSoFar();
   ASSERT_FALSE(run.Exited()) << run.StderrSoFar();
+  const auto t_start = Clock::now();
   Start("replica");
   ASSERT_TRUE(WaitForChunks(held_at + 1, 60)) << "writes never resumed";
+  std::printf("[ faults ] writes resumed %.1fs after the replica started\n",
+              SecondsSince(t_start));
   CliResult r = run.Wait(180);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(Mismatches("users", "login_name", "username"), 0);
