@@ -28,7 +28,7 @@ std::string Env(const char* name) {
 
 std::vector<std::string> TestDb::Kinds() {
   std::string list = Env("BACKFILL_TEST_DATABASES");
-  if (list.empty()) list = "postgres";
+  if (list.empty()) list = "postgres,mariadb";
   return absl::StrSplit(list, ',', absl::SkipEmpty());
 }
 

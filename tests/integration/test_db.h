@@ -19,7 +19,7 @@ class TestDb {
 
   // "postgres" or "mariadb": the kinds whose DSN env variable is set
   // (BACKFILL_PG_DSN, BACKFILL_MYSQL_DSN). A kind listed in
-  // BACKFILL_TEST_DATABASES (comma-separated; default "postgres") whose
+  // BACKFILL_TEST_DATABASES (comma-separated; default "postgres,mariadb") whose
   // variable is missing makes Create throw, so a misconfigured CI fails
   // instead of skipping.
   static std::vector<std::string> Kinds();
