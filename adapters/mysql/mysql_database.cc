@@ -263,7 +263,11 @@ class MysqlDatabase final : public Database {
     absl::StatusOr<std::vector<SqlRow>> r = conn_->Query(
         absl::StrCat("SELECT GET_LOCK(",
                      conn_->Literal(mysql::JobLockName(conn_->database(), job)),
-                     ", 0)"),
+                     // Wait a little: the server releases a closed
+                     // session's locks asynchronously, so a slice that
+                     // starts right after the previous one ended would
+                     // otherwise find its own job "already running".
+                     ", 2)"),
         kContext);
     if (!r.ok()) return r.status();
     const std::optional<std::string>& got = r->at(0)[0];

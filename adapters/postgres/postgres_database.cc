@@ -3,7 +3,9 @@
 
 #include <pqxx/pqxx>
 
+#include <chrono>
 #include <map>
+#include <thread>
 #include <string>
 #include <utility>
 #include <vector>
@@ -268,9 +270,18 @@ class PostgresDatabase final : public Database {
   absl::Status LockJob(const std::string& job) override {
     return Try("cannot take the job lock", [&] {
       pqxx::nontransaction tx(*conn_);
-      pqxx::result r = tx.exec_params(
-          absl::StrCat("SELECT pg_try_advisory_lock(", kLockClass, ", hashtext($1))"), job);
-      if (!r[0][0].as<bool>()) {
+      // Wait up to 2s: a backend releases a closed session's locks
+      // asynchronously, so a slice that starts right after the previous one
+      // ended would otherwise find its own job "already running".
+      bool locked = false;
+      for (int attempt = 0; attempt < 20 && !locked; ++attempt) {
+        if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        locked = tx.exec_params(absl::StrCat("SELECT pg_try_advisory_lock(", kLockClass,
+                                             ", hashtext($1))"),
+                                job)[0][0]
+                     .as<bool>();
+      }
+      if (!locked) {
         return absl::FailedPreconditionError(absl::StrCat(
             "job \"", job, "\" is already running in another backfill process"));
       }
