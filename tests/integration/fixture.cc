@@ -1,6 +1,8 @@
 #include "tests/integration/fixture.h"
 
 #include <cctype>
+#include <chrono>
+#include <thread>
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
@@ -50,6 +52,32 @@ int64_t IntegrationTest::Mismatches(const std::string& table, const std::string&
       ") IS NULL THEN 0 WHEN ", column, " IS NULL OR (", expr, ") IS NULL THEN 1 WHEN ",
       column, " = (", expr, ") THEN 0 ELSE 1 END) = 1",
       where.empty() ? "" : absl::StrCat(" AND (", where, ")")));
+}
+
+int64_t IntegrationTest::ExpectDataMatchesCheckpoint(const std::string& job,
+                                                     const std::string& table,
+                                                     const std::string& column,
+                                                     const std::string& expr) {
+  auto last_id = [&]() -> int64_t {
+    if (!db_->TableExists("backfill_checkpoints")) return 0;
+    std::optional<std::string> last = db_->Query(
+        absl::StrCat("SELECT last_key FROM backfill_checkpoints WHERE job = '", job, "'"));
+    return last.has_value() ? std::stoll(last->substr(2)) : 0;  // ["123"]
+  };
+  for (int attempt = 0;; ++attempt) {
+    const int64_t before = last_id();
+    const int64_t behind = Mismatches(table, column, expr, absl::StrCat("id <= ", before));
+    const int64_t ahead = db_->QueryInt(absl::StrCat(
+        "SELECT count(*) FROM ", table, " WHERE ", column, " IS NOT NULL AND id > ", before));
+    if (last_id() != before && attempt < 50) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    EXPECT_EQ(behind, 0) << "rows up to the checkpoint (" << before << ") are wrong";
+    EXPECT_EQ(ahead, 0) << "rows past the checkpoint (" << before
+                        << ") were committed without it";
+    return before;
+  }
 }
 
 void IntegrationTest::CreateRepoStar(int64_t n) {

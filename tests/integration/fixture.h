@@ -28,6 +28,15 @@ class IntegrationTest : public ::testing::TestWithParam<std::string> {
   int64_t Mismatches(const std::string& table, const std::string& column,
                      const std::string& expr, const std::string& where = "");
 
+  // Checks that `table` matches the committed checkpoint of `job` exactly:
+  // every row with id <= last_key has column == expr, and no row past it has
+  // column set. A killed client's COMMIT can still land on the server between
+  // two reads; it moves data and checkpoint together, so the checkpoint is
+  // read before and after the data and the check repeats until it held
+  // still. Returns the checkpoint's last id (0 before the first chunk).
+  int64_t ExpectDataMatchesCheckpoint(const std::string& job, const std::string& table,
+                                      const std::string& column, const std::string& expr);
+
   // The walkthrough's repo/star tables with `n` repos; star_count differs
   // between the two (repo.star_count NULL).
   void CreateRepoStar(int64_t n);
