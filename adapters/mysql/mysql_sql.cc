@@ -274,8 +274,9 @@ std::string CountSql(const MysqlChunkModel& m, const KeyLiterals* lower,
                       KeyRange(m, "", lower, upper));
 }
 
-// `SELECT count(*) ... LOCK IN SHARE MODE` share-locks every row it reads
-// and returns one row. Chosen for both servers: LOCK IN SHARE MODE is
+// Join shape: `SELECT count(*) ... LOCK IN SHARE MODE` share-locks every row
+// it reads and returns one row (a multi-table UPDATE takes no locking
+// clause). Chosen for both servers: LOCK IN SHARE MODE is
 // accepted by MySQL 8.0 (which also has FOR SHARE) and MariaDB (which has
 // only this spelling); an aggregate may carry a locking clause on both
 // (PostgreSQL needs a derived table); and no derived table is involved,
@@ -293,9 +294,7 @@ std::string LockSql(const MysqlChunkModel& m, const KeyLiterals* lower,
                           KeyRange(m, m.target.ref, lower, upper), Where(m),
                           " LOCK IN SHARE MODE");
     case Shape::kCopy:
-      return absl::StrCat("SELECT count(*) FROM ", m.source->qualified,
-                          " WHERE ", KeyRange(m, m.source->ref, lower, upper),
-                          Where(m), " LOCK IN SHARE MODE");
+      return "";  // the INSERT ... SELECT carries the locking clause
   }
   return "";
 }
@@ -314,6 +313,14 @@ std::string WriteSql(const MysqlChunkModel& m, const KeyLiterals* lower,
           m.on, ") SET ", SetList(m), " WHERE ",
           KeyRange(m, m.target.ref, lower, upper), Where(m), " AND ", Guard(m));
     case Shape::kCopy: {
+      // The SELECT share-locks the rows it copies, whatever the session's
+      // isolation level (under READ COMMITTED an INSERT ... SELECT alone
+      // reads a snapshot without locks, and would copy a stale value over
+      // the application's newer dual-write). Both servers accept a locking
+      // clause there: MariaDB's grammar and MySQL 8.0's
+      // query_expression_with_opt_locking_clauses; one statement instead
+      // of a separate locking SELECT saves reading the chunk twice.
+      //
       // ON DUPLICATE KEY UPDATE col = VALUES(col) runs on both servers.
       // VALUES() is deprecated from MySQL 8.0.20 in favour of a row alias
       // (`... AS new ON DUPLICATE KEY UPDATE col = new.col`), which MariaDB
@@ -348,7 +355,8 @@ std::string WriteSql(const MysqlChunkModel& m, const KeyLiterals* lower,
           absl::StrJoin(columns, ", "), ") SELECT ",
           absl::StrJoin(values, ", "), " FROM ", m.source->qualified, " WHERE ",
           KeyRange(m, m.source->ref, lower, upper), Where(m),
-          " ON DUPLICATE KEY UPDATE ", absl::StrJoin(updates, ", "));
+          " LOCK IN SHARE MODE ON DUPLICATE KEY UPDATE ",
+          absl::StrJoin(updates, ", "));
     }
   }
   return "";

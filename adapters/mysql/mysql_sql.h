@@ -128,9 +128,10 @@ std::string BoundarySql(const MysqlChunkModel& m, const KeyLiterals* lower,
 std::string CountSql(const MysqlChunkModel& m, const KeyLiterals* lower,
                      const KeyLiterals& upper);
 
-// Share-locks the source rows of the chunk (join: rows of both tables that
-// the write joins; copy: the old table's rows) and returns one count(*).
-// Empty for the column shape, whose UPDATE locks the very rows it reads.
+// Join shape: share-locks the rows of both tables that the write joins and
+// returns one count(*). Empty for the column shape, whose UPDATE locks the
+// very rows it reads, and for the copy shape, whose INSERT ... SELECT
+// share-locks the rows it copies.
 std::string LockSql(const MysqlChunkModel& m, const KeyLiterals* lower,
                     const KeyLiterals& upper);
 
