@@ -60,6 +60,7 @@ void PrintPlan(const Job& job, const ChunkSizerOptions& chunking) {
   } else {
     absl::StrAppend(&out, "checkpoint:       none (a new job)\n");
   }
+  for (const std::string& note : plan.notes) absl::StrAppend(&out, "note:             ", note, "\n");
   absl::StrAppend(&out, "statements of one chunk, in one transaction:\n");
   for (const std::string& sql : plan.chunk_sql) absl::StrAppend(&out, "  ", sql, ";\n");
   absl::StrAppend(&out, "dry run: nothing was written\n");
@@ -115,6 +116,7 @@ int RunCommand(const RunFlags& flags, const CancellationToken* cancel) {
   absl::StatusOr<std::unique_ptr<Pacing>> pacing =
       OpenPacing(*pacing_settings, *connect, (*job)->spec().job, Clock::Real());
   if (!pacing.ok()) return fail(kExitBadInput, pacing.status());
+  for (const std::string& note : (*job)->plan().notes) printer.OnNote(note);
   for (const std::string& note : (*pacing)->notes) printer.OnNote(note);
   RunOptions options;
   options.chunking = *chunking;

@@ -24,6 +24,9 @@ struct JobPlan {
   // The statements of one chunk as the adapter will run them, with
   // placeholders for the bounds, in execution order.
   std::vector<std::string> chunk_sql;
+  // What the operator should know about how the chunks will run (printed as
+  // notes by the CLI), e.g. that no index serves a join's source lookups.
+  std::vector<std::string> notes;
 };
 
 // One chunk to write: the rows of the walked table with a key in

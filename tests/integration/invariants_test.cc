@@ -230,6 +230,56 @@ TEST_P(InvariantsTest, ChunkingNeverScansTheWholeTable) {
   EXPECT_EQ(Mismatches("users", "login_name", "username"), 0);
 }
 
+// Invariant 6 for the join's other table: a chunk looks its source rows up
+// through the source's index, never by reading the whole source table. (On
+// PostgreSQL the planner would hash all of star for each chunk of this size.)
+TEST_P(InvariantsTest, JoinChunksNeverScanTheWholeSourceTable) {
+  constexpr int64_t kRepos = 100000;
+  CreateRepoStar(kRepos);
+  db_->Analyze("repo");
+  db_->Analyze("star");
+  const int64_t before = db_->SequentialScans("star");
+  if (before < 0) GTEST_SKIP() << "this server does not count scans per table";
+  CliResult r = Run({"--table", "repo", "--from", "star", "--on",
+                     "star.repo_name = repo.repo_name", "--set", "star_count = star.star_count",
+                     "--chunk-rows", "10000", "--target-chunk-time", "0"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("no index on"), std::string::npos) << r.err;
+  EXPECT_EQ(db_->SequentialScans("star"), before);
+  EXPECT_EQ(db_->QueryInt("SELECT count(*) FROM repo JOIN star ON star.repo_name = "
+                          "repo.repo_name WHERE repo.star_count IS NULL OR "
+                          "repo.star_count <> star.star_count"),
+            0);
+}
+
+// Without an index for the source lookups the join still runs, and the
+// operator is told why its chunks will slow down as the source grows.
+TEST_P(InvariantsTest, JoinWithoutSourceIndexRunsAndSaysSo) {
+  if (db_->kind() != "postgres") GTEST_SKIP() << "a PostgreSQL planner note";
+  db_->Exec("CREATE TABLE repo (id BIGINT PRIMARY KEY, repo_name VARCHAR(100), star_count INT)");
+  db_->Exec("CREATE TABLE star (repo_name VARCHAR(100), star_count INT)");
+  db_->Exec(db_->InsertSeries("repo", "id, repo_name", 20000, "g, concat('repo-', g)"));
+  db_->Exec(db_->InsertSeries("star", "repo_name, star_count", 20000,
+                              "concat('repo-', g), g % 1000"));
+  db_->Analyze("repo");
+  db_->Analyze("star");
+  const std::vector<std::string> job = {"--table", "repo", "--from", "star", "--on",
+                                        "star.repo_name = repo.repo_name", "--set",
+                                        "star_count = star.star_count"};
+  CliResult dry = Run(With(job, {"--dry-run"}));
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("note:             no index on \"star\" serves the --on condition"),
+            std::string::npos)
+      << dry.out;
+  CliResult r = Run(job);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("no index on \"star\""), std::string::npos) << r.err;
+  EXPECT_EQ(db_->QueryInt("SELECT count(*) FROM repo JOIN star ON star.repo_name = "
+                          "repo.repo_name WHERE repo.star_count IS NULL OR "
+                          "repo.star_count <> star.star_count"),
+            0);
+}
+
 BACKFILL_INSTANTIATE(InvariantsTest);
 
 }  // namespace
