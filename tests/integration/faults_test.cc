@@ -389,7 +389,9 @@ TEST_P(FaultsTest, IgnoreUnreachableReplicasProceedsLoudly) {
 }
 
 TEST_P(FaultsTest, KillNineAtTwentyRandomPointsOfOneRun) {
-  constexpr int64_t kRows = 100000;
+  // Enough chunks that twenty kills never reach the end: a 500-row chunk
+  // takes a few milliseconds, so a run does dozens between two kills.
+  constexpr int64_t kRows = 400000;
   constexpr int64_t kChunk = 500;
   constexpr int kKills = 20;
   CreateUsers(kRows);
@@ -409,7 +411,7 @@ TEST_P(FaultsTest, KillNineAtTwentyRandomPointsOfOneRun) {
       WaitForChunks(chunks + 1 + rng() % 6, 30);
       std::this_thread::sleep_for(std::chrono::microseconds(rng() % 20000));
     }
-    ASSERT_FALSE(p.Exited()) << "finished before kill " << i;
+    ASSERT_FALSE(p.Exited()) << "finished before kill " << i << ":\n" << p.StderrSoFar();
     p.Signal(SIGKILL);
     CliResult r = p.Wait();
     ASSERT_EQ(r.exit_code, -SIGKILL);
