@@ -82,6 +82,9 @@ int RunCommand(const RunFlags& flags, const CancellationToken* cancel) {
   if (!chunking.ok()) return fail(kExitBadInput, chunking.status());
   absl::StatusOr<PacingSettings> pacing_settings = ParsePacingFlags(flags.pacing);
   if (!pacing_settings.ok()) return fail(kExitBadInput, pacing_settings.status());
+  if (chunking->target_chunk_time > absl::ZeroDuration()) {
+    pacing_settings->lag_horizon = chunking->target_chunk_time;
+  }
   absl::Duration retry_for;
   if (!absl::ParseDuration(flags.retry_for, &retry_for) || retry_for < absl::ZeroDuration() ||
       retry_for == absl::InfiniteDuration()) {

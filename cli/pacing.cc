@@ -2,12 +2,14 @@
 
 #include <CLI/CLI.hpp>
 #include <cmath>
+#include <memory>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "throttle/lag_trend.h"
 
 namespace backfill {
 namespace {
@@ -193,7 +195,10 @@ absl::StatusOr<std::unique_ptr<Pacing>> OpenPacing(
       return FlagError(absl::StrCat("--replica ", label.ok() ? *label : "?"),
                        lag.status());
     }
-    signals.push_back(*std::move(lag));
+    LagTrend::Options trend;
+    trend.horizon = s.lag_horizon;
+    signals.push_back(
+        std::make_unique<TrendingLagSignal>(*std::move(lag), clock, trend));
     heartbeat = true;
   }
   if (postgres) {

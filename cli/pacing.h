@@ -55,6 +55,10 @@ struct PacingSettings {
   // Unreachable --replica signals that may be ignored, loudly
   // (ThrottleOptions::ignore_unreadable_replicas). Default 0.
   int ignore_unreachable_replicas = 0;
+  // Writes still to come after a pause decision (the chunk in flight): the
+  // horizon of each --replica's lag forecast (LagTrend). The target chunk
+  // time; RunCommand sets it.
+  absl::Duration lag_horizon = absl::Milliseconds(500);
 };
 absl::StatusOr<PacingSettings> ParsePacingFlags(const PacingFlags& flags);
 

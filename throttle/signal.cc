@@ -49,7 +49,11 @@ double Reading::Utilisation() const {
   if (!ok || std::isnan(value) || !(threshold > 0)) {
     return std::numeric_limits<double>::infinity();
   }
-  return value / threshold;
+  return Effective() / threshold;
+}
+
+double Reading::Effective() const {
+  return forecast.has_value() && *forecast > value ? *forecast : value;
 }
 
 bool Reading::Critical() const {
@@ -65,10 +69,15 @@ std::string Reading::Describe(absl::string_view name) const {
     return absl::StrCat(name, " unreadable: invalid threshold ",
                         FormatQuantity(threshold, unit));
   }
-  const char* op = value > threshold    ? " > "
-                   : value == threshold ? " >= "
-                                        : " < ";
-  return absl::StrCat(name, " ", FormatQuantity(value, unit), op,
+  const double effective = Effective();
+  const char* op = effective > threshold    ? " > "
+                   : effective == threshold ? " >= "
+                                            : " < ";
+  std::string rising;
+  if (effective > value) {
+    rising = absl::StrCat(" rising to ", FormatQuantity(effective, unit));
+  }
+  return absl::StrCat(name, " ", FormatQuantity(value, unit), rising, op,
                       FormatQuantity(threshold, unit));
 }
 

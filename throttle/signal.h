@@ -1,6 +1,7 @@
 #ifndef BACKFILL_THROTTLE_SIGNAL_H_
 #define BACKFILL_THROTTLE_SIGNAL_H_
 
+#include <optional>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -30,6 +31,12 @@ struct Reading {
   // Writes pause when value >= threshold (utilisation >= 1). Must be > 0; a
   // reading with threshold <= 0 counts as unreadable ("invalid threshold").
   double threshold = 0;
+  // Where the value is heading if writes stop now, when that is higher (a
+  // replica's lag keeps growing while it works off its backlog; see
+  // LagTrend). Utilisation counts the higher of value and forecast, so
+  // writes pause before the value itself crosses the threshold. The critical
+  // limit applies to the value alone.
+  std::optional<double> forecast;
   // The --critical-* limit in the same unit, or 0 for none. A value >= a
   // non-zero critical makes the controller's decision kCritical (the engine
   // checkpoints and exits 4). A failed reading is never critical: an
@@ -47,9 +54,13 @@ struct Reading {
   // A reading that failed with `error`.
   static Reading Unreadable(std::string error);
 
-  // value / threshold; +infinity if the reading failed, the value is NaN or
-  // the threshold is not positive (fail closed). Writes pause at >= 1.
+  // max(value, forecast) / threshold; +infinity if the reading failed, the
+  // value is NaN or the threshold is not positive (fail closed). Writes pause
+  // at >= 1.
   double Utilisation() const;
+
+  // The higher of value and forecast: what utilisation counts.
+  double Effective() const;
 
   // True if ok and a critical threshold is set and value >= critical.
   bool Critical() const;
@@ -59,6 +70,7 @@ struct Reading {
   //   over threshold:  "replication_lag replica=r1 2.3s > 1s"
   //   at threshold:    "replication_lag replica=r1 1s >= 1s"
   //   under:           "replication_lag replica=r1 0.4s < 1s"
+  //   forecast higher: "replication_lag replica=r1 0.7s rising to 1.1s > 1s"
   //   failed:          "replication_lag replica=r1 unreadable: <error>"
   std::string Describe(absl::string_view name) const;
 };

@@ -183,9 +183,9 @@ class PostgresDatabase final : public Database {
         nested_loop_join_ = true;
       } else if (indexed->has_value()) {
         plan.notes.push_back(absl::StrCat(
-            "no index on ", model->source->qualified,
-            " serves the --on condition: a chunk may read all of it, so chunks "
-            "slow down as it grows; an index on its join columns avoids that"));
+            "the --on lookup into ", model->source->qualified,
+            " uses no index (EXPLAIN of a chunk reads a whole table), so chunks "
+            "may slow down as it grows; an index on its join columns avoids that"));
       }
     }
     for (const std::string& k : model->key_columns) plan.key_columns.push_back(k);
@@ -418,8 +418,8 @@ class PostgresDatabase final : public Database {
   // merge joins off, every chunk joins by nested loop, which is only right
   // when an index finds the source rows. Returns whether the nested-loop
   // plan of a typical chunk (kProbeRows rows from the start) reads no table
-  // whole; nullopt for an empty table. Changes no setting (LOCAL, rolled
-  // back).
+  // whole; nullopt when the walked table has no more rows than that (too
+  // small to matter). Changes no setting (LOCAL, rolled back).
   absl::StatusOr<std::optional<bool>> IndexedJoinPlan() {
     constexpr int64_t kProbeRows = 10000;
     std::optional<bool> indexed;
@@ -431,7 +431,9 @@ class PostgresDatabase final : public Database {
       ChunkRequest req;
       req.high_water = RowToKey(hw[0]);
       req.rows = kProbeRows;
-      std::vector<std::string> params = RangeParams(std::nullopt, FindUpper(tx, req).upper);
+      const Bound probe = FindUpper(tx, req);
+      if (probe.last) return absl::OkStatus();
+      std::vector<std::string> params = RangeParams(std::nullopt, probe.upper);
       pqxx::result plan = tx.exec_params(absl::StrCat("EXPLAIN ", statements_->write_first),
                                          pqxx::prepare::make_dynamic_params(params));
       indexed = true;
