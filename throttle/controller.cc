@@ -181,7 +181,8 @@ Decision ThrottleController::EvaluateLocked(absl::Time now) {
       // In the hysteresis band: below the threshold, not yet below resume.
       const Reading& r = *worst_entry->reading;
       d.reason = absl::StrCat(
-          *worst_name, " ", FormatQuantity(r.Effective(), r.unit), ", resumes below ",
+          *worst_name, " ", FormatQuantity(r.Effective(), r.unit),
+          ", resumes below ",
           FormatQuantity(r.threshold * options_.resume_utilisation, r.unit));
       d.label = *worst_name;
     }

@@ -350,13 +350,13 @@ std::string WriteSql(const MysqlChunkModel& m, const KeyLiterals* lower,
             absl::StrCat(m.target.ref, ".", m.conflict_columns[0]);
         updates.push_back(absl::StrCat(k, " = ", k));
       }
-      return absl::StrCat(
-          "INSERT INTO ", m.target.qualified, " (",
-          absl::StrJoin(columns, ", "), ") SELECT ",
-          absl::StrJoin(values, ", "), " FROM ", m.source->qualified, " WHERE ",
-          KeyRange(m, m.source->ref, lower, upper), Where(m),
-          " LOCK IN SHARE MODE ON DUPLICATE KEY UPDATE ",
-          absl::StrJoin(updates, ", "));
+      return absl::StrCat("INSERT INTO ", m.target.qualified, " (",
+                          absl::StrJoin(columns, ", "), ") SELECT ",
+                          absl::StrJoin(values, ", "), " FROM ",
+                          m.source->qualified, " WHERE ",
+                          KeyRange(m, m.source->ref, lower, upper), Where(m),
+                          " LOCK IN SHARE MODE ON DUPLICATE KEY UPDATE ",
+                          absl::StrJoin(updates, ", "));
     }
   }
   return "";

@@ -57,7 +57,8 @@ class DualWriteTest : public IntegrationTest {
   // would repair it). The tables are small (kRows) and the chunks tiny, so
   // that many transactions touch the chunk being written.
   using Transaction = std::function<std::vector<std::string>(std::mt19937_64&)>;
-  void ExpectNoLostWrite(const std::vector<std::string>& args, const Transaction& transaction,
+  void ExpectNoLostWrite(const std::vector<std::string>& args,
+                         const Transaction& transaction,
                          const std::string& lost_sql) {
     std::atomic<bool> stop{false};
     std::atomic<int64_t> committed{0}, rolled_back{0};
@@ -66,8 +67,9 @@ class DualWriteTest : public IntegrationTest {
       std::mt19937_64 rng(seed);
       // The application's other work before it commits: the longer its
       // transaction is open, the more often a chunk overlaps it.
-      const std::string work =
-          db_->kind() == "postgres" ? "SELECT pg_sleep(0.002)" : "DO SLEEP(0.002)";
+      const std::string work = db_->kind() == "postgres"
+                                   ? "SELECT pg_sleep(0.002)"
+                                   : "DO SLEEP(0.002)";
       while (!stop.load()) {
         std::vector<std::string> statements = transaction(rng);
         statements.push_back(work);
@@ -96,11 +98,13 @@ class DualWriteTest : public IntegrationTest {
     writer1.join();
     writer2.join();
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_GE(concurrent, 2000) << "too few concurrent writes in " << passes << " passes";
-    EXPECT_EQ(lost, 0) << "rows that lost an application write, counted after each of "
-                       << passes << " passes, " << concurrent
-                       << " application transactions during them, " << rolled_back.load()
-                       << " rolled back";
+    EXPECT_GE(concurrent, 2000)
+        << "too few concurrent writes in " << passes << " passes";
+    EXPECT_EQ(lost, 0)
+        << "rows that lost an application write, counted after each of "
+        << passes << " passes, " << concurrent
+        << " application transactions during them, " << rolled_back.load()
+        << " rolled back";
     EXPECT_EQ(db_->QueryInt(lost_sql), 0);
   }
 };
@@ -108,16 +112,19 @@ class DualWriteTest : public IntegrationTest {
 TEST_P(DualWriteTest, JoinBackfillLosesNoConcurrentDualWrite) {
   CreateRepoStar(kRows);
   ExpectNoLostWrite(
-      {"--table", "repo", "--from", "star", "--on", "star.repo_name = repo.repo_name",
-       "--set", "star_count = star.star_count", "--chunk-rows", "40",
+      {"--table", "repo", "--from", "star", "--on",
+       "star.repo_name = repo.repo_name", "--set",
+       "star_count = star.star_count", "--chunk-rows", "40",
        "--target-chunk-time", "0"},
       [&](std::mt19937_64& rng) {
         const int64_t repo = 1 + static_cast<int64_t>(rng() % kRows);
         const int64_t stars = static_cast<int64_t>(rng() % 100000);
         const std::string name = absl::StrCat("'repo-", repo, "'");
         return std::vector<std::string>{
-            absl::StrCat("UPDATE star SET star_count = ", stars, " WHERE repo_name = ", name),
-            absl::StrCat("UPDATE repo SET star_count = ", stars, " WHERE repo_name = ", name)};
+            absl::StrCat("UPDATE star SET star_count = ", stars,
+                         " WHERE repo_name = ", name),
+            absl::StrCat("UPDATE repo SET star_count = ", stars,
+                         " WHERE repo_name = ", name)};
       },
       "SELECT count(*) FROM repo JOIN star ON star.repo_name = repo.repo_name "
       "WHERE repo.star_count IS NULL OR repo.star_count <> star.star_count");
@@ -125,25 +132,30 @@ TEST_P(DualWriteTest, JoinBackfillLosesNoConcurrentDualWrite) {
 
 TEST_P(DualWriteTest, CopyBackfillLosesNoConcurrentDualWrite) {
   db_->Exec("CREATE TABLE orders (id BIGINT PRIMARY KEY, amount INT NOT NULL)");
-  db_->Exec("CREATE TABLE orders_v2 (id BIGINT PRIMARY KEY, amount INT NOT NULL)");
-  db_->Exec(db_->InsertSeries("orders", "id, amount", kRows, "g, (g * 37) % 1000"));
+  db_->Exec(
+      "CREATE TABLE orders_v2 (id BIGINT PRIMARY KEY, amount INT NOT NULL)");
+  db_->Exec(
+      db_->InsertSeries("orders", "id, amount", kRows, "g, (g * 37) % 1000"));
   // The application's write of the new table: an upsert, since the backfill
   // may not have copied the row yet.
-  const std::string upsert_tail = db_->kind() == "postgres"
-                                      ? " ON CONFLICT (id) DO UPDATE SET amount = EXCLUDED.amount"
-                                      : " ON DUPLICATE KEY UPDATE amount = VALUES(amount)";
+  const std::string upsert_tail =
+      db_->kind() == "postgres"
+          ? " ON CONFLICT (id) DO UPDATE SET amount = EXCLUDED.amount"
+          : " ON DUPLICATE KEY UPDATE amount = VALUES(amount)";
   ExpectNoLostWrite(
-      {"--from", "orders", "--into", "orders_v2", "--columns", "id, amount", "--chunk-rows",
-       "40", "--target-chunk-time", "0"},
+      {"--from", "orders", "--into", "orders_v2", "--columns", "id, amount",
+       "--chunk-rows", "40", "--target-chunk-time", "0"},
       [&](std::mt19937_64& rng) {
         const int64_t id = 1 + static_cast<int64_t>(rng() % kRows);
         const int64_t amount = static_cast<int64_t>(rng() % 100000);
         return std::vector<std::string>{
-            absl::StrCat("UPDATE orders SET amount = ", amount, " WHERE id = ", id),
-            absl::StrCat("INSERT INTO orders_v2 (id, amount) VALUES (", id, ", ", amount, ")",
-                         upsert_tail)};
+            absl::StrCat("UPDATE orders SET amount = ", amount,
+                         " WHERE id = ", id),
+            absl::StrCat("INSERT INTO orders_v2 (id, amount) VALUES (", id,
+                         ", ", amount, ")", upsert_tail)};
       },
-      "SELECT count(*) FROM orders LEFT JOIN orders_v2 ON orders_v2.id = orders.id "
+      "SELECT count(*) FROM orders LEFT JOIN orders_v2 ON orders_v2.id = "
+      "orders.id "
       "WHERE orders_v2.id IS NULL OR orders_v2.amount <> orders.amount");
 }
 

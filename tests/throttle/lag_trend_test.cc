@@ -40,7 +40,8 @@ TEST(LagTrendTest, FallingLagForecastsItself) {
 TEST(LagTrendTest, RisingLagForecastsThePeakAfterAPause) {
   LagTrend trend(NoHorizon());
   double f = 0;
-  for (int i = 0; i <= 10; ++i) f = trend.Forecast(At(i * 0.1), 0.35 + i * 0.025);
+  for (int i = 0; i <= 10; ++i)
+    f = trend.Forecast(At(i * 0.1), 0.35 + i * 0.025);
   EXPECT_NEAR(f, 0.6 / 0.75, 1e-9);
 }
 
@@ -49,7 +50,8 @@ TEST(LagTrendTest, TheChunkInFlightAddsToTheBacklog) {
   o.horizon = absl::Milliseconds(500);
   LagTrend trend(o);
   double f = 0;
-  for (int i = 0; i <= 10; ++i) f = trend.Forecast(At(i * 0.1), 0.35 + i * 0.025);
+  for (int i = 0; i <= 10; ++i)
+    f = trend.Forecast(At(i * 0.1), 0.35 + i * 0.025);
   EXPECT_NEAR(f, (0.6 + 0.25 * 0.5) / 0.75, 1e-9);
 }
 
@@ -66,7 +68,8 @@ TEST(LagTrendTest, ForgetsSamplesOlderThanTheWindow) {
   LagTrend trend(NoHorizon());
   for (int i = 0; i <= 10; ++i) trend.Forecast(At(i * 0.1), i * 0.1);  // rising
   double f = 0;
-  for (int i = 0; i <= 10; ++i) f = trend.Forecast(At(5 + i * 0.1), 0.4);  // flat
+  for (int i = 0; i <= 10; ++i)
+    f = trend.Forecast(At(5 + i * 0.1), 0.4);  // flat
   EXPECT_DOUBLE_EQ(f, 0.4);
 }
 
@@ -98,7 +101,8 @@ class FixedLag : public Signal {
 TEST(TrendingLagSignalTest, ReadingsCarryTheForecastUnderTheSameName) {
   FakeClock clock(kStart);
   double lag = 0.35;
-  TrendingLagSignal signal(std::make_unique<FixedLag>(&lag), &clock, NoHorizon());
+  TrendingLagSignal signal(std::make_unique<FixedLag>(&lag), &clock,
+                           NoHorizon());
   EXPECT_EQ(signal.name(), "replication_lag replica=r1");
   Reading r;
   for (int i = 0; i <= 10; ++i) {
@@ -111,7 +115,8 @@ TEST(TrendingLagSignalTest, ReadingsCarryTheForecastUnderTheSameName) {
   ASSERT_TRUE(r.forecast.has_value());
   EXPECT_NEAR(*r.forecast, 0.8, 1e-9);
   EXPECT_NEAR(r.Utilisation(), 0.8, 1e-9);
-  EXPECT_EQ(r.Describe(signal.name()), "replication_lag replica=r1 600ms rising to 800ms < 1s");
+  EXPECT_EQ(r.Describe(signal.name()),
+            "replication_lag replica=r1 600ms rising to 800ms < 1s");
 
   lag = -1;
   r = signal.Read();
