@@ -8,12 +8,9 @@
 // and TearDown always brings every server back.
 
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <optional>
 #include <random>
 #include <stdexcept>
@@ -24,67 +21,14 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "engine/dsn.h"
+#include "tests/integration/dev_servers.h"
 #include "tests/integration/fixture.h"
 
 namespace backfill::testing {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double SecondsSince(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-// Runs `argv` (no shell), returning its stdout; throws with its stderr when
-// it fails. Only fds 1 and 2 reach the child, so a server it starts does not
-// hold our pipes open.
-std::string Capture(const std::vector<std::string>& argv) {
-  int out[2], err[2];
-  if (pipe(out) != 0 || pipe(err) != 0) throw std::runtime_error("pipe failed");
-  pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    dup2(out[1], 1);
-    dup2(err[1], 2);
-    close(out[0]);
-    close(err[0]);
-    close(out[1]);
-    close(err[1]);
-    std::vector<char*> args;
-    for (const std::string& a : argv)
-      args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    _exit(127);
-  }
-  close(out[1]);
-  close(err[1]);
-  auto drain = [](int fd) {
-    std::string s;
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0) s.append(buf, n);
-    close(fd);
-    return s;
-  };
-  std::string stdout_text = drain(out[0]);
-  std::string stderr_text = drain(err[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    throw std::runtime_error(absl::StrCat(argv[0], " failed: ", stderr_text));
-  }
-  return std::string(absl::StripAsciiWhitespace(stdout_text));
-}
-
-std::string DevDbDir() {
-  const char* dir = std::getenv("BACKFILL_DEV_DB_DIR");
-  return dir != nullptr && *dir != '\0' ? dir : "/tmp/backfill-dev-db";
-}
-
-constexpr char kPgCtl[] = "/usr/lib/postgresql/15/bin/pg_ctl";
 
 int Count(const std::string& text, const std::string& needle) {
   int n = 0;
@@ -105,86 +49,19 @@ class FaultsTest : public IntegrationTest {
   // Whatever happened, every server runs again for the next test.
   void TearDown() override {
     try {
-      EnsureRunning("primary");
-      EnsureRunning("replica");
+      Server("primary").EnsureRunning();
+      Server("replica").EnsureRunning();
     } catch (const std::exception& e) {
       ADD_FAILURE() << "could not restore the servers: " << e.what();
     }
   }
 
-  // "primary" or "replica": the dev-db directory of this test's kind.
-  std::string Dir(const std::string& which) const {
-    return absl::StrCat(DevDbDir(), postgres_ ? "/pg-" : "/my-", which);
+  DevServer Server(const std::string& which) const {
+    return DevServer(postgres_, which);
   }
-  std::string Socket(const std::string& which) const {
-    return Dir(which) + "/mysqld.sock";
-  }
-
-  bool Running(const std::string& which) const {
-    try {
-      if (postgres_) {
-        Capture({"runuser", "-u", "postgres", "--", kPgCtl, "-D", Dir(which),
-                 "status"});
-      } else {
-        Capture(
-            {"mariadb-admin", "--socket=" + Socket(which), "-uroot", "ping"});
-      }
-      return true;
-    } catch (const std::exception&) {
-      return false;
-    }
-  }
-
-  void Stop(const std::string& which) {
-    if (postgres_) {
-      Capture({"runuser", "-u", "postgres", "--", kPgCtl, "-D", Dir(which),
-               "-m", "fast", "-w", "stop"});
-    } else {
-      Capture(
-          {"mariadb-admin", "--socket=" + Socket(which), "-uroot", "shutdown"});
-    }
-  }
-
-  // Starts the server the way scripts/dev-db does, and waits for it.
-  void Start(const std::string& which) {
-    if (postgres_) {
-      Capture({"runuser", "-u", "postgres", "--", kPgCtl, "-D", Dir(which),
-               "-l", Dir(which) + "/server.log", "-w", "-t", "60", "start"});
-      return;
-    }
-    Capture({"runuser", "-u", "mysql", "--", "sh", "-c",
-             absl::StrCat("nohup mariadbd --defaults-file='", Dir(which),
-                          "/my.cnf' >>'", Dir(which),
-                          "/server.log' 2>&1 </dev/null &")});
-    const auto t0 = Clock::now();
-    while (!Running(which)) {
-      if (SecondsSince(t0) > 60) {
-        throw std::runtime_error("MariaDB " + which + " did not start");
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  }
-
-  void EnsureRunning(const std::string& which) {
-    if (!Running(which)) Start(which);
-  }
-
-  void RestartPrimary() {
-    if (postgres_) {
-      Capture({"runuser", "-u", "postgres", "--", kPgCtl, "-D", Dir("primary"),
-               "-l", Dir("primary") + "/server.log", "-m", "fast", "-w", "-t",
-               "60", "restart"});
-      return;
-    }
-    Stop("primary");
-    // mariadb-admin shutdown returns before the server is gone.
-    const auto t0 = Clock::now();
-    while (Running("primary") && SecondsSince(t0) < 60) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    Start("primary");
-  }
+  void Stop(const std::string& which) { Server(which).Stop(); }
+  void Start(const std::string& which) { Server(which).Start(); }
+  void RestartPrimary() { Server("primary").Restart(); }
 
   // Terminates every connection of the engine (and its pacer) to the scratch
   // database; returns how many.
@@ -242,25 +119,9 @@ class FaultsTest : public IntegrationTest {
     return args;
   }
 
-  int64_t Chunks(const std::string& job = "users") {
-    try {
-      if (!db_->TableExists("backfill_checkpoints")) return 0;
-      std::optional<std::string> n = db_->Query(absl::StrCat(
-          "SELECT chunks FROM backfill_checkpoints WHERE job = '", job, "'"));
-      int64_t v = 0;
-      return n.has_value() && absl::SimpleAtoi(*n, &v) ? v : 0;
-    } catch (const std::exception&) {
-      return 0;
-    }
-  }
-
+  int64_t Chunks() { return IntegrationTest::Chunks("users"); }
   bool WaitForChunks(int64_t chunks, double seconds = 60) {
-    const auto t0 = Clock::now();
-    while (SecondsSince(t0) < seconds) {
-      if (Chunks() >= chunks) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return false;
+    return IntegrationTest::WaitForChunks("users", chunks, seconds);
   }
 
   // The fixture's connection after a primary restart.
@@ -276,20 +137,10 @@ class FaultsTest : public IntegrationTest {
     const auto t0 = Clock::now();
     while (SecondsSince(t0) < 60) {
       try {
-        absl::StatusOr<Dsn> dsn = ParseDsn(db_->replica_dsn());
-        std::string count =
-            postgres_ ? Capture({"psql", dsn->ToUri(), "-X", "-A", "-t", "-c",
-                                 "SELECT count(*) FROM users"})
-                      : Capture({"mysql", "-h", dsn->host, "-P",
-                                 absl::StrCat(dsn->port), "-u", dsn->user,
-                                 absl::StrCat("-p", dsn->password.value_or("")),
-                                 "-D", dsn->database, "-N", "-B", "-e",
-                                 "SELECT count(*) FROM users"});
-        if (count == absl::StrCat(rows)) {
-          if (postgres_) {
-            Capture({"psql", dsn->ToUri(), "-X", "-A", "-t", "-c",
-                     "CHECKPOINT"});  // so that stopping it is quick
-          }
+        if (ReplicaSql(*db_, "SELECT count(*) FROM users") ==
+            absl::StrCat(rows)) {
+          // So that stopping the replica is quick.
+          if (postgres_) ReplicaSql(*db_, "CHECKPOINT");
           return;
         }
       } catch (const std::exception&) {

@@ -5,6 +5,7 @@
 #include <thread>
 #include <cstdlib>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace backfill::testing {
@@ -78,6 +79,28 @@ int64_t IntegrationTest::ExpectDataMatchesCheckpoint(const std::string& job,
                         << ") were committed without it";
     return before;
   }
+}
+
+int64_t IntegrationTest::Chunks(const std::string& job) {
+  try {
+    if (!db_->TableExists("backfill_checkpoints")) return 0;
+    std::optional<std::string> n = db_->Query(
+        absl::StrCat("SELECT chunks FROM backfill_checkpoints WHERE job = '", job, "'"));
+    int64_t v = 0;
+    return n.has_value() && absl::SimpleAtoi(*n, &v) ? v : 0;
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+bool IntegrationTest::WaitForChunks(const std::string& job, int64_t chunks, double seconds) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (Chunks(job) >= chunks) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
 }
 
 void IntegrationTest::CreateRepoStar(int64_t n) {

@@ -37,6 +37,13 @@ class IntegrationTest : public ::testing::TestWithParam<std::string> {
   int64_t ExpectDataMatchesCheckpoint(const std::string& job, const std::string& table,
                                       const std::string& column, const std::string& expr);
 
+  // Chunks committed so far by `job` (its checkpoint row); 0 before the
+  // checkpoint table or row exists, and while the server cannot be read (a
+  // test may be restarting it).
+  int64_t Chunks(const std::string& job);
+  // Waits up to `seconds` for `job` to reach `chunks` committed chunks.
+  bool WaitForChunks(const std::string& job, int64_t chunks, double seconds = 60);
+
   // The walkthrough's repo/star tables with `n` repos; star_count differs
   // between the two (repo.star_count NULL).
   void CreateRepoStar(int64_t n);

@@ -4,8 +4,6 @@
 
 #include <signal.h>
 
-#include <chrono>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "adapters/database_factory.h"
@@ -30,20 +28,6 @@ const std::vector<std::string> kUsersJob = {"--table", "users", "--set",
 std::vector<std::string> With(std::vector<std::string> a, const std::vector<std::string>& b) {
   a.insert(a.end(), b.begin(), b.end());
   return a;
-}
-
-// Waits until the job has committed at least `chunks` chunks.
-void WaitForChunks(TestDb* db, const std::string& job, int64_t chunks) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (db->TableExists("backfill_checkpoints")) {
-      std::optional<std::string> n =
-          db->Query(absl::StrCat("SELECT chunks FROM backfill_checkpoints WHERE job = '", job, "'"));
-      if (n.has_value() && std::stoll(*n) >= chunks) return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  FAIL() << "job " << job << " never reached " << chunks << " chunks";
 }
 
 // Invariant 1: a second run over correct rows writes nothing.
@@ -138,7 +122,7 @@ TEST_P(InvariantsTest, SigtermStopsAtAChunkBoundaryAndResumes) {
                                    "--chunk-rows", "500", "--target-chunk-time", "0"};
   args.insert(args.end(), kUsersJob.begin(), kUsersJob.end());
   CliProcess process(args);
-  WaitForChunks(db_.get(), "users", 5);
+  ASSERT_TRUE(WaitForChunks("users", 5)) << "job users never reached 5 chunks";
   process.Signal(SIGTERM);
   CliResult r = process.Wait();
   ASSERT_EQ(r.exit_code, 3) << r.err;
@@ -169,7 +153,7 @@ TEST_P(InvariantsTest, PauseFromAnotherShellStopsTheRun) {
                                    "--target-chunk-time", "0"};
   args.insert(args.end(), kUsersJob.begin(), kUsersJob.end());
   CliProcess process(args);
-  WaitForChunks(db_.get(), "users", 3);
+  ASSERT_TRUE(WaitForChunks("users", 3)) << "job users never reached 3 chunks";
   CliResult pause = Command("pause", {"--job", "users"});
   ASSERT_EQ(pause.exit_code, 0) << pause.err;
   CliResult r = process.Wait();
@@ -210,7 +194,7 @@ TEST_P(InvariantsTest, ASecondProcessCannotRunTheSameJob) {
                                    "--target-chunk-time", "0"};
   args.insert(args.end(), kUsersJob.begin(), kUsersJob.end());
   CliProcess first(args);
-  WaitForChunks(db_.get(), "users", 2);
+  ASSERT_TRUE(WaitForChunks("users", 2)) << "job users never reached 2 chunks";
   CliResult second = Run(kUsersJob);
   EXPECT_EQ(second.exit_code, 1) << second.err;
   EXPECT_NE(second.err.find("already running"), std::string::npos) << second.err;

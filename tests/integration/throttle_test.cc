@@ -10,12 +10,9 @@
 // suite, and TearDown always puts the replicas back.
 
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -25,68 +22,14 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/strip.h"
 #include "engine/dsn.h"
+#include "tests/integration/dev_servers.h"
 #include "tests/integration/fixture.h"
 
 namespace backfill::testing {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double SecondsSince(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-// Runs `argv` (no shell), returning its stdout; throws with its stderr when
-// it fails.
-std::string Capture(const std::vector<std::string>& argv) {
-  int out[2], err[2];
-  if (pipe(out) != 0 || pipe(err) != 0) throw std::runtime_error("pipe failed");
-  pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    dup2(out[1], 1);
-    dup2(err[1], 2);
-    // Only fds 1 and 2 may stay open: a server that pg_ctl starts would
-    // inherit the pipes and keep them open for its whole life.
-    close(out[0]);
-    close(err[0]);
-    close(out[1]);
-    close(err[1]);
-    std::vector<char*> args;
-    for (const std::string& a : argv)
-      args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    _exit(127);
-  }
-  close(out[1]);
-  close(err[1]);
-  auto drain = [](int fd) {
-    std::string s;
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0) s.append(buf, n);
-    close(fd);
-    return s;
-  };
-  std::string stdout_text = drain(out[0]);
-  std::string stderr_text = drain(err[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    throw std::runtime_error(absl::StrCat(argv[0], " failed: ", stderr_text));
-  }
-  return std::string(absl::StripAsciiWhitespace(stdout_text));
-}
-
-std::string DevDbDir() {
-  const char* dir = std::getenv("BACKFILL_DEV_DB_DIR");
-  return dir != nullptr && *dir != '\0' ? dir : "/tmp/backfill-dev-db";
-}
-
-constexpr char kPgCtl[] = "/usr/lib/postgresql/15/bin/pg_ctl";
 
 class ThrottleTest : public IntegrationTest {
  protected:
@@ -109,17 +52,8 @@ class ThrottleTest : public IntegrationTest {
     }
   }
 
-  // SQL on the scratch database's replica, through the command-line client.
   std::string ReplicaSql(const std::string& sql) {
-    absl::StatusOr<Dsn> dsn = ParseDsn(db_->replica_dsn());
-    if (!dsn.ok())
-      throw std::runtime_error(std::string(dsn.status().message()));
-    if (postgres_)
-      return Capture({"psql", dsn->ToUri(), "-X", "-A", "-t", "-c", sql});
-    return Capture({"mysql", "-h", dsn->host, "-P", absl::StrCat(dsn->port),
-                    "-u", dsn->user,
-                    absl::StrCat("-p", dsn->password.value_or("")), "-D",
-                    dsn->database, "-N", "-B", "-e", sql});
+    return testing::ReplicaSql(*db_, sql);
   }
 
   void PauseReplay() {
@@ -139,26 +73,10 @@ class ThrottleTest : public IntegrationTest {
     // unthrottled.
     ReplicaSql("CHECKPOINT");
     stopped_replica_ = true;
-    Capture({"runuser", "-u", "postgres", "--", kPgCtl, "-D",
-             DevDbDir() + "/pg-replica", "-m", "fast", "-w", "stop"});
-  }
-  static bool PgReplicaRunning() {
-    try {
-      Capture({"runuser", "-u", "postgres", "--", kPgCtl, "-D",
-               DevDbDir() + "/pg-replica", "status"});
-      return true;
-    } catch (const std::exception&) {
-      return false;  // pg_ctl status exits 3 when the server is not running
-    }
+    DevServer(true, "replica").Stop();
   }
   void StartPgReplica() {
-    if (PgReplicaRunning()) {
-      stopped_replica_ = false;
-      return;
-    }
-    Capture({"runuser", "-u", "postgres", "--", kPgCtl, "-D",
-             DevDbDir() + "/pg-replica", "-l",
-             DevDbDir() + "/pg-replica/server.log", "-w", "-t", "60", "start"});
+    DevServer(true, "replica").EnsureRunning();
     stopped_replica_ = false;
   }
 
@@ -181,25 +99,6 @@ class ThrottleTest : public IntegrationTest {
     } catch (const std::exception&) {
     }
     return std::nullopt;
-  }
-
-  int64_t Chunks(const std::string& job) {
-    if (!db_->TableExists("backfill_checkpoints")) return 0;
-    std::optional<std::string> n = db_->Query(absl::StrCat(
-        "SELECT chunks FROM backfill_checkpoints WHERE job = '", job, "'"));
-    int64_t v = 0;
-    return n.has_value() && absl::SimpleAtoi(*n, &v) ? v : 0;
-  }
-
-  // Waits up to `seconds` for the job to reach `chunks` committed chunks.
-  bool WaitForChunks(const std::string& job, int64_t chunks,
-                     double seconds = 60) {
-    const auto t0 = Clock::now();
-    while (SecondsSince(t0) < seconds) {
-      if (Chunks(job) >= chunks) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return false;
   }
 
   // Waits up to `seconds` for `text` to appear in the process's stderr.
