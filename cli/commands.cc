@@ -50,19 +50,24 @@ void PrintPlan(const Job& job, const ChunkSizerOptions& chunking) {
       "\n", "estimated chunks: ",
       WithCommas((plan.rows_estimate + chunking.initial_rows - 1) /
                  std::max<int64_t>(chunking.initial_rows, 1)),
-      chunking.target_chunk_time > absl::ZeroDuration() ? " at the first chunk's size" : "",
+      chunking.target_chunk_time > absl::ZeroDuration()
+          ? " at the first chunk's size"
+          : "",
       "\n");
   const std::optional<Checkpoint>& cp = job.existing_checkpoint();
   if (cp.has_value()) {
-    absl::StrAppend(&out, "checkpoint:       ", JobStateName(cp->state), ", ",
-                    WithCommas(cp->rows_walked), " rows walked, last key ",
-                    cp->last_key.has_value() ? KeyToDisplay(*cp->last_key) : "-", "\n");
+    absl::StrAppend(
+        &out, "checkpoint:       ", JobStateName(cp->state), ", ",
+        WithCommas(cp->rows_walked), " rows walked, last key ",
+        cp->last_key.has_value() ? KeyToDisplay(*cp->last_key) : "-", "\n");
   } else {
     absl::StrAppend(&out, "checkpoint:       none (a new job)\n");
   }
-  for (const std::string& note : plan.notes) absl::StrAppend(&out, "note:             ", note, "\n");
+  for (const std::string& note : plan.notes)
+    absl::StrAppend(&out, "note:             ", note, "\n");
   absl::StrAppend(&out, "statements of one chunk, in one transaction:\n");
-  for (const std::string& sql : plan.chunk_sql) absl::StrAppend(&out, "  ", sql, ";\n");
+  for (const std::string& sql : plan.chunk_sql)
+    absl::StrAppend(&out, "  ", sql, ";\n");
   absl::StrAppend(&out, "dry run: nothing was written\n");
   std::fputs(out.c_str(), stdout);
 }
@@ -73,20 +78,24 @@ int RunCommand(const RunFlags& flags, const CancellationToken* cancel) {
   // With --log-format json, failures are JSON events like everything else.
   auto fail = [&](int code, const absl::Status& status) {
     if (flags.log_format != "json") return Fail(code, status);
-    std::fprintf(stderr, "%s\n", JsonErrorEvent(status, code, Clock::Real()->Now()).c_str());
+    std::fprintf(stderr, "%s\n",
+                 JsonErrorEvent(status, code, Clock::Real()->Now()).c_str());
     return code;
   };
   absl::StatusOr<JobSpec> spec = BuildJobSpec(flags);
   if (!spec.ok()) return fail(kExitBadInput, spec.status());
   absl::StatusOr<ChunkSizerOptions> chunking = BuildChunking(flags);
   if (!chunking.ok()) return fail(kExitBadInput, chunking.status());
-  absl::StatusOr<PacingSettings> pacing_settings = ParsePacingFlags(flags.pacing);
-  if (!pacing_settings.ok()) return fail(kExitBadInput, pacing_settings.status());
+  absl::StatusOr<PacingSettings> pacing_settings =
+      ParsePacingFlags(flags.pacing);
+  if (!pacing_settings.ok())
+    return fail(kExitBadInput, pacing_settings.status());
   if (chunking->target_chunk_time > absl::ZeroDuration()) {
     pacing_settings->lag_horizon = chunking->target_chunk_time;
   }
   absl::Duration retry_for;
-  if (!absl::ParseDuration(flags.retry_for, &retry_for) || retry_for < absl::ZeroDuration() ||
+  if (!absl::ParseDuration(flags.retry_for, &retry_for) ||
+      retry_for < absl::ZeroDuration() ||
       retry_for == absl::InfiniteDuration()) {
     return fail(kExitBadInput,
                 absl::InvalidArgumentError(absl::StrCat(
@@ -95,14 +104,16 @@ int RunCommand(const RunFlags& flags, const CancellationToken* cancel) {
   }
   absl::StatusOr<ConnectOptions> connect = BuildConnectOptions(flags.common);
   if (!connect.ok()) return fail(kExitBadInput, connect.status());
-  absl::StatusOr<std::unique_ptr<Job>> job = OpenJob(*connect, *std::move(spec), flags.restart);
+  absl::StatusOr<std::unique_ptr<Job>> job =
+      OpenJob(*connect, *std::move(spec), flags.restart);
   if (!job.ok()) return fail(kExitBadInput, job.status());
   if (flags.dry_run) {
     PrintPlan(**job, *chunking);
     return kExitOk;
   }
 
-  ProgressPrinter printer(stderr, ChooseFormat(flags.log_format), Clock::Real());
+  ProgressPrinter printer(stderr, ChooseFormat(flags.log_format),
+                          Clock::Real());
   // Bound before the run writes anything: a port in use is bad input. The
   // endpoint stops when `metrics_server` goes out of scope, as the run ends.
   RunMetrics metrics((*job)->spec().job);
@@ -114,7 +125,8 @@ int RunCommand(const RunFlags& flags, const CancellationToken* cancel) {
     metrics_server = *std::move(server);
     printer.OnMetricsListening(metrics_server->url());
   }
-  ObserverList observers({&printer, metrics_server != nullptr ? &metrics : nullptr});
+  ObserverList observers(
+      {&printer, metrics_server != nullptr ? &metrics : nullptr});
   // Signals on their own connections and threads, for the life of the run.
   absl::StatusOr<std::unique_ptr<Pacing>> pacing =
       OpenPacing(*pacing_settings, *connect, (*job)->spec().job, Clock::Real());
@@ -136,16 +148,18 @@ int RunCommand(const RunFlags& flags, const CancellationToken* cancel) {
   if ((*pacing)->pacer != nullptr) (*pacing)->pacer->Stop();
   metrics.SetThrottle(nullptr);  // the controller goes before the endpoint
   if (!report.ok()) {
-    return fail(kExitFailure, absl::Status(report.status().code(),
-                                           absl::StrCat("job ", (*job)->spec().job,
-                                                        " failed: ",
-                                                        report.status().message())));
+    return fail(
+        kExitFailure,
+        absl::Status(report.status().code(),
+                     absl::StrCat("job ", (*job)->spec().job,
+                                  " failed: ", report.status().message())));
   }
   if (report->outcome == RunOutcome::kCritical) return kExitCritical;
   return report->outcome == RunOutcome::kDone ? kExitOk : kExitStopped;
 }
 
-int VerifyCommand(const RunFlags& flags, int show, const CancellationToken* cancel) {
+int VerifyCommand(const RunFlags& flags, int show,
+                  const CancellationToken* cancel) {
   absl::StatusOr<JobSpec> spec = BuildJobSpec(flags);
   if (!spec.ok()) return Fail(kExitBadInput, spec.status());
   absl::StatusOr<ChunkSizerOptions> chunking = BuildChunking(flags);
@@ -164,15 +178,17 @@ int VerifyCommand(const RunFlags& flags, int show, const CancellationToken* canc
                            absl::IsPermissionDenied(report.status());
     return Fail(bad_input ? kExitBadInput : kExitFailure, report.status());
   }
-  std::string out = absl::StrCat(
-      "verified ", WithCommas(report->rows_walked), " rows in ", WithCommas(report->chunks),
-      " chunks: ", WithCommas(report->mismatched), " differ");
+  std::string out =
+      absl::StrCat("verified ", WithCommas(report->rows_walked), " rows in ",
+                   WithCommas(report->chunks),
+                   " chunks: ", WithCommas(report->mismatched), " differ");
   if (spec->shape == Shape::kCopy) {
     absl::StrAppend(&out, " (", WithCommas(report->missing), " missing from ",
                     spec->table.ToString(), ")");
   }
   absl::StrAppend(&out, "\n");
-  for (const Key& key : report->sample) absl::StrAppend(&out, "  key ", KeyToDisplay(key), "\n");
+  for (const Key& key : report->sample)
+    absl::StrAppend(&out, "  key ", KeyToDisplay(key), "\n");
   if (report->mismatched > static_cast<int64_t>(report->sample.size())) {
     absl::StrAppend(&out, "  …\n");
   }
@@ -189,11 +205,12 @@ int StatusCommand(const CommonFlags& flags, bool json) {
   if (!db.ok()) return Fail(kExitBadInput, db.status());
   std::vector<Checkpoint> checkpoints;
   if (!flags.job.empty()) {
-    absl::StatusOr<std::optional<Checkpoint>> cp = (*db)->LoadCheckpoint(flags.job);
+    absl::StatusOr<std::optional<Checkpoint>> cp =
+        (*db)->LoadCheckpoint(flags.job);
     if (!cp.ok()) return Fail(kExitFailure, cp.status());
     if (!cp->has_value()) {
-      return Fail(kExitBadInput,
-                  absl::NotFoundError(absl::StrCat("no job named \"", flags.job, "\"")));
+      return Fail(kExitBadInput, absl::NotFoundError(absl::StrCat(
+                                     "no job named \"", flags.job, "\"")));
     }
     checkpoints.push_back(**cp);
   } else {
@@ -225,10 +242,12 @@ int PauseCommand(const CommonFlags& flags, bool pause) {
   absl::Status s = (*db)->SetPauseRequested(flags.job, pause);
   if (absl::IsNotFound(s)) return Fail(kExitBadInput, s);
   if (!s.ok()) return Fail(kExitFailure, s);
-  std::cout << "job " << flags.job
-            << (pause ? ": pause requested; the running process stops after its "
-                        "current chunk (exit 3)\n"
-                      : ": resumed; run the same `backfill run` command to continue\n");
+  std::cout
+      << "job " << flags.job
+      << (pause
+              ? ": pause requested; the running process stops after its "
+                "current chunk (exit 3)\n"
+              : ": resumed; run the same `backfill run` command to continue\n");
   return kExitOk;
 }
 

@@ -1,11 +1,10 @@
 // The `backfill` command: flags -> JobSpec -> engine. See DESIGN.md
 // ("Command line") and README.md.
 
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
 #include <memory>
-
-#include <CLI/CLI.hpp>
 
 #include "cli/argv_scrub.h"
 #include "cli/commands.h"
@@ -47,8 +46,8 @@ void AddCommon(CLI::App* cmd, CommonFlags* f, bool job_required) {
       ->required();
   cmd->add_option("--password-file", f->password_file,
                   "read the password from the first line of this file");
-  auto* job = cmd->add_option("--job", f->job,
-                              "job name (checkpoint key); default: the target table");
+  auto* job = cmd->add_option(
+      "--job", f->job, "job name (checkpoint key); default: the target table");
   if (job_required) job->required();
 }
 
@@ -56,20 +55,30 @@ void AddCommon(CLI::App* cmd, CommonFlags* f, bool job_required) {
 void AddShapeFlags(CLI::App* run, RunFlags* f) {
   AddCommon(run, &f->common, false);
   run->add_option("--table", f->table, "column, join: the table to update");
-  run->add_option("--from", f->from, "join: the table values come from; copy: the old table");
+  run->add_option("--from", f->from,
+                  "join: the table values come from; copy: the old table");
   run->add_option("--into", f->into, "copy: the new table");
-  run->add_option("--on", f->on, "join: the join condition, e.g. \"star.repo_name = repo.repo_name\"");
-  run->add_option("--set", f->sets, "column, join: \"col = expr\" (repeatable)");
+  run->add_option(
+      "--on", f->on,
+      "join: the join condition, e.g. \"star.repo_name = repo.repo_name\"");
+  run->add_option("--set", f->sets,
+                  "column, join: \"col = expr\" (repeatable)");
   run->add_option("--columns", f->columns, "copy: \"a, b, c = expr\"");
   run->add_option("--where", f->where, "only rows matching this predicate");
-  run->add_option("--key", f->key, "walk this key instead of the primary key: \"a, b\"");
-  run->add_option("--chunk-rows", f->chunk_rows, "rows in the first chunk (default 1000)");
-  run->add_option("--target-chunk-time", f->target_chunk_time,
-                  "size chunks to take about this long (default 500ms; 0 = fixed size)");
-  run->add_option("--min-chunk-rows", f->min_chunk_rows, "smallest chunk (default 10)");
-  run->add_option("--max-chunk-rows", f->max_chunk_rows, "largest chunk (default 1000000)");
+  run->add_option("--key", f->key,
+                  "walk this key instead of the primary key: \"a, b\"");
+  run->add_option("--chunk-rows", f->chunk_rows,
+                  "rows in the first chunk (default 1000)");
+  run->add_option(
+      "--target-chunk-time", f->target_chunk_time,
+      "size chunks to take about this long (default 500ms; 0 = fixed size)");
+  run->add_option("--min-chunk-rows", f->min_chunk_rows,
+                  "smallest chunk (default 10)");
+  run->add_option("--max-chunk-rows", f->max_chunk_rows,
+                  "largest chunk (default 1000000)");
   run->config_formatter(std::make_shared<TomlConfig>());
-  run->set_config("--config", "", "read flags from a TOML job file; flags override it");
+  run->set_config("--config", "",
+                  "read flags from a TOML job file; flags override it");
   // CLI11 ignores unknown config keys by default: a typo such as `wehre = ...`
   // would silently drop the filter. Reject them, as toml_config.h promises.
   run->allow_config_extras(CLI::config_extras_mode::error);
@@ -77,8 +86,10 @@ void AddShapeFlags(CLI::App* run, RunFlags* f) {
 
 void AddRunFlags(CLI::App* run, RunFlags* f) {
   AddShapeFlags(run, f);
-  run->add_flag("--dry-run", f->dry_run, "print the plan and one chunk's SQL; write nothing");
-  run->add_flag("--restart", f->restart, "discard the checkpoint and start over");
+  run->add_flag("--dry-run", f->dry_run,
+                "print the plan and one chunk's SQL; write nothing");
+  run->add_flag("--restart", f->restart,
+                "discard the checkpoint and start over");
   AddPacingFlags(run, &f->pacing);
   run->add_option("--retry-for", f->retry_for,
                   "keep reconnecting and retrying a lost connection this long "
@@ -91,31 +102,39 @@ void AddRunFlags(CLI::App* run, RunFlags* f) {
 }
 
 int Main(int argc, char** argv) {
-  CLI::App app{"backfill: chunked, resumable, throttled data backfills (expand/migrate/contract step 3)"};
+  CLI::App app{
+      "backfill: chunked, resumable, throttled data backfills "
+      "(expand/migrate/contract step 3)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "backfill 0.1.0");
 
   RunFlags run_flags;
-  CLI::App* run = app.add_subcommand("run", "backfill old rows into the new shape");
+  CLI::App* run =
+      app.add_subcommand("run", "backfill old rows into the new shape");
   AddRunFlags(run, &run_flags);
 
   RunFlags verify_flags;
   int verify_show = 10;
   CLI::App* verify = app.add_subcommand(
-      "verify", "count rows where the new representation differs from f(old); read-only");
+      "verify",
+      "count rows where the new representation differs from f(old); read-only");
   AddShapeFlags(verify, &verify_flags);
-  verify->add_option("--show", verify_show, "list up to this many differing keys (default 10)");
+  verify->add_option("--show", verify_show,
+                     "list up to this many differing keys (default 10)");
 
   CommonFlags status_flags;
   bool status_json = false;
-  CLI::App* status = app.add_subcommand("status", "show the checkpoints of jobs");
+  CLI::App* status =
+      app.add_subcommand("status", "show the checkpoints of jobs");
   AddCommon(status, &status_flags, false);
   status->add_flag("--json", status_json, "print JSON");
 
   CommonFlags pause_flags, resume_flags;
-  CLI::App* pause = app.add_subcommand("pause", "ask a running job to stop after its chunk");
+  CLI::App* pause =
+      app.add_subcommand("pause", "ask a running job to stop after its chunk");
   AddCommon(pause, &pause_flags, true);
-  CLI::App* resume = app.add_subcommand("resume", "clear the pause flag of a job");
+  CLI::App* resume =
+      app.add_subcommand("resume", "clear the pause flag of a job");
   AddCommon(resume, &resume_flags, true);
 
   try {

@@ -17,7 +17,8 @@ std::string Timestamp(absl::Time t) {
 std::string ProgressFields(const Progress& p) {
   const Checkpoint& cp = *p.checkpoint;
   return absl::StrFormat(
-      "progress=%.1f%% rows_walked=%d rows_written=%d chunks=%d rows_per_s=%.0f "
+      "progress=%.1f%% rows_walked=%d rows_written=%d chunks=%d "
+      "rows_per_s=%.0f "
       "chunk_rows=%d last_chunk_ms=%d eta=%s",
       100 * cp.progress(), cp.rows_walked, cp.rows_written, cp.chunks,
       p.rows_per_second, p.next_chunk_rows,
@@ -39,7 +40,8 @@ std::string WithCommas(int64_t n) {
 std::string ShortDuration(absl::Duration d) {
   if (d == absl::InfiniteDuration()) return "?";
   int64_t s = absl::ToInt64Seconds(d + absl::Milliseconds(500));
-  if (s >= 3600) return absl::StrFormat("%dh%02dm%02ds", s / 3600, s / 60 % 60, s % 60);
+  if (s >= 3600)
+    return absl::StrFormat("%dh%02dm%02ds", s / 3600, s / 60 % 60, s % 60);
   if (s >= 60) return absl::StrFormat("%dm%02ds", s / 60, s % 60);
   return absl::StrFormat("%ds", s);
 }
@@ -56,22 +58,25 @@ void ProgressPrinter::Emit(const std::string& line) {
   std::fflush(out_);
 }
 
-void ProgressPrinter::OnStart(const Checkpoint& cp, const JobPlan& plan, bool resumed) {
+void ProgressPrinter::OnStart(const Checkpoint& cp, const JobPlan& plan,
+                              bool resumed) {
   job_ = cp.job;
   if (format_ == LogFormat::kJson) {
-    Emit(absl::StrCat("{\"event\":\"start\",\"time\":", JsonString(Timestamp(clock_->Now())),
-                      ",\"job\":", JsonString(cp.job), ",\"spec\":", JsonString(cp.spec),
-                      ",\"resumed\":", resumed ? "true" : "false",
-                      ",\"rows_estimate\":", cp.rows_estimate,
-                      ",\"rows_walked\":", cp.rows_walked, "}"));
+    Emit(absl::StrCat(
+        "{\"event\":\"start\",\"time\":", JsonString(Timestamp(clock_->Now())),
+        ",\"job\":", JsonString(cp.job), ",\"spec\":", JsonString(cp.spec),
+        ",\"resumed\":", resumed ? "true" : "false", ",\"rows_estimate\":",
+        cp.rows_estimate, ",\"rows_walked\":", cp.rows_walked, "}"));
     return;
   }
-  std::string where = resumed && cp.last_key.has_value()
-                          ? absl::StrCat("resuming after key ", KeyToDisplay(*cp.last_key))
-                          : "starting";
-  Emit(absl::StrCat("backfill: job ", cp.job, ": ", where, "; ", cp.spec, "; about ",
-                    WithCommas(cp.rows_estimate), " rows up to key ",
-                    cp.high_water.has_value() ? KeyToDisplay(*cp.high_water) : "(none)"));
+  std::string where =
+      resumed && cp.last_key.has_value()
+          ? absl::StrCat("resuming after key ", KeyToDisplay(*cp.last_key))
+          : "starting";
+  Emit(absl::StrCat(
+      "backfill: job ", cp.job, ": ", where, "; ", cp.spec, "; about ",
+      WithCommas(cp.rows_estimate), " rows up to key ",
+      cp.high_water.has_value() ? KeyToDisplay(*cp.high_water) : "(none)"));
 }
 
 void ProgressPrinter::OnChunk(const Progress& p) {
@@ -82,28 +87,31 @@ void ProgressPrinter::OnChunk(const Progress& p) {
       if (now - last_print_ < absl::Milliseconds(100)) return;
       last_print_ = now;
       live_text_ = absl::StrFormat(
-          "%s %5.1f%%  %s rows  %s written  %s rows/s  chunk %s  ETA %s", cp.job,
-          100 * cp.progress(), WithCommas(cp.rows_walked), WithCommas(cp.rows_written),
-          WithCommas(std::llround(p.rows_per_second)), WithCommas(p.next_chunk_rows),
-          ShortDuration(p.eta));
+          "%s %5.1f%%  %s rows  %s written  %s rows/s  chunk %s  ETA %s",
+          cp.job, 100 * cp.progress(), WithCommas(cp.rows_walked),
+          WithCommas(cp.rows_written),
+          WithCommas(std::llround(p.rows_per_second)),
+          WithCommas(p.next_chunk_rows), ShortDuration(p.eta));
       DrawLive();
       return;
     }
     case LogFormat::kText:
       if (now - last_print_ < interval_) return;
       last_print_ = now;
-      Emit(absl::StrCat(Timestamp(now), " backfill job=", cp.job, " ", ProgressFields(p)));
+      Emit(absl::StrCat(Timestamp(now), " backfill job=", cp.job, " ",
+                        ProgressFields(p)));
       return;
     case LogFormat::kJson:
       if (now - last_print_ < interval_) return;
       last_print_ = now;
       Emit(absl::StrFormat(
           "{\"event\":\"progress\",\"time\":%s,\"job\":%s,\"progress\":%.4f,"
-          "\"rows_walked\":%d,\"rows_written\":%d,\"chunks\":%d,\"rows_per_second\":%.1f,"
+          "\"rows_walked\":%d,\"rows_written\":%d,\"chunks\":%d,\"rows_per_"
+          "second\":%.1f,"
           "\"chunk_rows\":%d,\"last_chunk_seconds\":%.3f,\"eta_seconds\":%s}",
-          JsonString(Timestamp(now)), JsonString(cp.job), cp.progress(), cp.rows_walked,
-          cp.rows_written, cp.chunks, p.rows_per_second, p.next_chunk_rows,
-          absl::ToDoubleSeconds(p.last_chunk_time),
+          JsonString(Timestamp(now)), JsonString(cp.job), cp.progress(),
+          cp.rows_walked, cp.rows_written, cp.chunks, p.rows_per_second,
+          p.next_chunk_rows, absl::ToDoubleSeconds(p.last_chunk_time),
           p.eta == absl::InfiniteDuration()
               ? std::string("null")
               : absl::StrCat(absl::ToInt64Seconds(p.eta))));
@@ -114,16 +122,17 @@ void ProgressPrinter::OnChunk(const Progress& p) {
 void ProgressPrinter::OnRetry(const absl::Status& error, int attempt,
                               absl::Duration backoff) {
   if (format_ == LogFormat::kJson) {
-    Emit(absl::StrCat("{\"event\":\"retry\",\"time\":", JsonString(Timestamp(clock_->Now())),
-                      ",\"job\":", JsonString(job_), ",\"attempt\":", attempt,
-                      ",\"reason\":", JsonString(RetryReason(error)),
-                      ",\"code\":", JsonString(absl::StatusCodeToString(error.code())),
-                      ",\"message\":", JsonString(error.message()),
-                      ",\"backoff_seconds\":", absl::ToDoubleSeconds(backoff), "}"));
+    Emit(absl::StrCat(
+        "{\"event\":\"retry\",\"time\":", JsonString(Timestamp(clock_->Now())),
+        ",\"job\":", JsonString(job_), ",\"attempt\":", attempt,
+        ",\"reason\":", JsonString(RetryReason(error)),
+        ",\"code\":", JsonString(absl::StatusCodeToString(error.code())),
+        ",\"message\":", JsonString(error.message()),
+        ",\"backoff_seconds\":", absl::ToDoubleSeconds(backoff), "}"));
     return;
   }
-  Emit(absl::StrCat("backfill: retrying in ", absl::FormatDuration(backoff), " (attempt ",
-                    attempt, "): ", error.message()));
+  Emit(absl::StrCat("backfill: retrying in ", absl::FormatDuration(backoff),
+                    " (attempt ", attempt, "): ", error.message()));
 }
 
 void ProgressPrinter::OnFinish(const RunReport& r) {
@@ -131,18 +140,20 @@ void ProgressPrinter::OnFinish(const RunReport& r) {
   const double rate = seconds > 0 ? r.rows_walked / seconds : 0;
   if (format_ == LogFormat::kJson) {
     Emit(absl::StrFormat(
-        "{\"event\":\"%s\",\"time\":%s,\"job\":%s,\"outcome\":\"%s\",\"reason\":%s,"
+        "{\"event\":\"%s\",\"time\":%s,\"job\":%s,\"outcome\":\"%s\","
+        "\"reason\":%s,"
         "\"rows_walked\":%d,\"rows_written\":%d,\"chunks\":%d,\"retries\":%d,"
         "\"elapsed_seconds\":%.3f,\"progress\":%.4f}",
-        r.outcome == RunOutcome::kDone ? "done" : "stop", JsonString(Timestamp(clock_->Now())),
-        JsonString(r.checkpoint.job), RunOutcomeName(r.outcome), JsonString(r.reason),
-        r.rows_walked, r.rows_written,
-        r.chunks, r.retries, seconds, r.checkpoint.progress()));
+        r.outcome == RunOutcome::kDone ? "done" : "stop",
+        JsonString(Timestamp(clock_->Now())), JsonString(r.checkpoint.job),
+        RunOutcomeName(r.outcome), JsonString(r.reason), r.rows_walked,
+        r.rows_written, r.chunks, r.retries, seconds, r.checkpoint.progress()));
     return;
   }
-  Emit(absl::StrCat("backfill: job ", r.checkpoint.job, ": ", r.reason, "; this run walked ",
-                    WithCommas(r.rows_walked), " rows, wrote ", WithCommas(r.rows_written),
-                    " in ", WithCommas(r.chunks), " chunks, ",
+  Emit(absl::StrCat("backfill: job ", r.checkpoint.job, ": ", r.reason,
+                    "; this run walked ", WithCommas(r.rows_walked),
+                    " rows, wrote ", WithCommas(r.rows_written), " in ",
+                    WithCommas(r.chunks), " chunks, ",
                     absl::StrFormat("%.1fs (%s rows/s)", seconds,
                                     WithCommas(std::llround(rate))),
                     r.throttled >= absl::Milliseconds(50)
@@ -153,7 +164,8 @@ void ProgressPrinter::OnFinish(const RunReport& r) {
 
 void ProgressPrinter::DrawLive() {
   std::fprintf(out_, "\r\033[K%s%s%s", live_text_.c_str(),
-               throttle_reason_.empty() ? "" : "  throttled: ", throttle_reason_.c_str());
+               throttle_reason_.empty() ? "" : "  throttled: ",
+               throttle_reason_.c_str());
   std::fflush(out_);
   live_line_open_ = true;
 }
@@ -178,26 +190,29 @@ void ProgressPrinter::OnThrottle(const Decision& d) {
     case LogFormat::kText:
       Emit(on ? absl::StrCat(Timestamp(now), " backfill job=", job_,
                              " throttle=on reason=", JsonString(d.reason))
-              : absl::StrCat(Timestamp(now), " backfill job=", job_,
-                             " throttle=off waited=", absl::FormatDuration(waited)));
+              : absl::StrCat(
+                    Timestamp(now), " backfill job=", job_,
+                    " throttle=off waited=", absl::FormatDuration(waited)));
       return;
     case LogFormat::kJson:
-      Emit(absl::StrCat("{\"event\":\"throttle\",\"time\":", JsonString(Timestamp(now)),
-                        ",\"job\":", JsonString(job_), ",\"state\":\"", on ? "on" : "off",
-                        "\"",
-                        on ? absl::StrCat(",\"reason\":", JsonString(d.reason),
-                                          ",\"label\":", JsonString(d.label))
-                           : absl::StrCat(",\"waited_seconds\":",
-                                          absl::ToDoubleSeconds(waited)),
-                        "}"));
+      Emit(absl::StrCat(
+          "{\"event\":\"throttle\",\"time\":", JsonString(Timestamp(now)),
+          ",\"job\":", JsonString(job_), ",\"state\":\"", on ? "on" : "off",
+          "\"",
+          on ? absl::StrCat(",\"reason\":", JsonString(d.reason),
+                            ",\"label\":", JsonString(d.label))
+             : absl::StrCat(",\"waited_seconds\":",
+                            absl::ToDoubleSeconds(waited)),
+          "}"));
       return;
   }
 }
 
 void ProgressPrinter::OnNote(const std::string& text) {
   if (format_ == LogFormat::kJson) {
-    Emit(absl::StrCat("{\"event\":\"note\",\"time\":", JsonString(Timestamp(clock_->Now())),
-                      ",\"message\":", JsonString(text), "}"));
+    Emit(absl::StrCat(
+        "{\"event\":\"note\",\"time\":", JsonString(Timestamp(clock_->Now())),
+        ",\"message\":", JsonString(text), "}"));
     return;
   }
   Emit(absl::StrCat("backfill: note: ", text));
@@ -206,7 +221,8 @@ void ProgressPrinter::OnNote(const std::string& text) {
 void ProgressPrinter::OnWarning(const std::string& message) {
   if (format_ == LogFormat::kJson) {
     Emit(absl::StrCat("{\"event\":\"warning\",\"time\":",
-                      JsonString(Timestamp(clock_->Now())), ",\"job\":", JsonString(job_),
+                      JsonString(Timestamp(clock_->Now())),
+                      ",\"job\":", JsonString(job_),
                       ",\"message\":", JsonString(message), "}"));
     return;
   }
@@ -217,18 +233,20 @@ void ProgressPrinter::OnWarning(const std::string& message) {
 void ProgressPrinter::OnMetricsListening(const std::string& url) {
   if (format_ == LogFormat::kJson) {
     Emit(absl::StrCat("{\"event\":\"metrics\",\"time\":",
-                      JsonString(Timestamp(clock_->Now())), ",\"url\":", JsonString(url),
-                      "}"));
+                      JsonString(Timestamp(clock_->Now())),
+                      ",\"url\":", JsonString(url), "}"));
     return;
   }
   Emit(absl::StrCat("backfill: serving metrics at ", url));
 }
 
-std::string JsonErrorEvent(const absl::Status& error, int exit_code, absl::Time now) {
-  return absl::StrCat("{\"event\":\"error\",\"time\":", JsonString(Timestamp(now)),
-                      ",\"exit_code\":", exit_code, ",\"code\":",
-                      JsonString(absl::StatusCodeToString(error.code())),
-                      ",\"reason\":", JsonString(error.message()), "}");
+std::string JsonErrorEvent(const absl::Status& error, int exit_code,
+                           absl::Time now) {
+  return absl::StrCat(
+      "{\"event\":\"error\",\"time\":", JsonString(Timestamp(now)),
+      ",\"exit_code\":", exit_code,
+      ",\"code\":", JsonString(absl::StatusCodeToString(error.code())),
+      ",\"reason\":", JsonString(error.message()), "}");
 }
 
 }  // namespace backfill

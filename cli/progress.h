@@ -57,8 +57,8 @@ class ProgressPrinter : public Observer {
   const absl::Duration interval_;
   absl::Time last_print_ = absl::InfinitePast();
   bool live_line_open_ = false;
-  std::string job_;  // from OnStart, for events that do not carry it
-  std::string live_text_;        // the live line's progress, as last drawn
+  std::string job_;        // from OnStart, for events that do not carry it
+  std::string live_text_;  // the live line's progress, as last drawn
   std::string throttle_reason_;  // empty when writes are not held
   absl::Time throttle_since_ = absl::InfinitePast();
 };

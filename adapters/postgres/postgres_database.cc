@@ -1,14 +1,12 @@
-#include "absl/strings/string_view.h"
 #include "adapters/postgres/postgres_database.h"
-
-#include <pqxx/pqxx>
 
 #include <chrono>
 #include <map>
 #include <optional>
-#include <thread>
+#include <pqxx/pqxx>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -16,9 +14,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+#include "adapters/postgres/pg_catalog.h"
 #include "adapters/postgres/pg_errors.h"
 #include "adapters/postgres/pg_sql.h"
-#include "adapters/postgres/pg_catalog.h"
 
 // libpqxx 6 marks inhibit_reactivation deprecated, but without it a broken
 // connection silently reconnects and loses session state (locks, prepared
@@ -42,10 +41,13 @@ std::string CreateCheckpointTableSql() {
   return absl::StrCat(
       "CREATE TABLE IF NOT EXISTS ", kCheckpointTable,
       " (job text PRIMARY KEY, fingerprint text NOT NULL, spec text NOT NULL, "
-      "high_water text, last_key text, rows_estimate bigint NOT NULL DEFAULT 0, "
-      "rows_walked bigint NOT NULL DEFAULT 0, rows_written bigint NOT NULL DEFAULT 0, "
+      "high_water text, last_key text, rows_estimate bigint NOT NULL DEFAULT "
+      "0, "
+      "rows_walked bigint NOT NULL DEFAULT 0, rows_written bigint NOT NULL "
+      "DEFAULT 0, "
       "chunks bigint NOT NULL DEFAULT 0, state text NOT NULL, "
-      "pause_requested boolean NOT NULL DEFAULT false, message text NOT NULL DEFAULT '', "
+      "pause_requested boolean NOT NULL DEFAULT false, message text NOT NULL "
+      "DEFAULT '', "
       "started_at timestamptz NOT NULL, updated_at timestamptz NOT NULL)");
 }
 
@@ -53,8 +55,10 @@ std::string AdvanceCheckpointSql() {
   return absl::StrCat(
       "UPDATE ", kCheckpointTable,
       " SET last_key = $2, rows_walked = rows_walked + $3::bigint, "
-      "rows_written = rows_written + $4::bigint, chunks = chunks + 1, state = $5, "
-      "message = '', updated_at = now() WHERE job = $1 RETURNING pause_requested");
+      "rows_written = rows_written + $4::bigint, chunks = chunks + 1, state = "
+      "$5, "
+      "message = '', updated_at = now() WHERE job = $1 RETURNING "
+      "pause_requested");
 }
 
 absl::StatusOr<std::optional<Key>> OptionalKey(const pqxx::field& f) {
@@ -163,7 +167,8 @@ class PostgresDatabase final : public Database {
         {"bf_v1", statements_->verify_next}};
     for (const auto& [name, sql] : statements) {
       if (sql.empty()) continue;
-      if (absl::Status p = PrepareStatement(name, sql, "the chunk statement does not check");
+      if (absl::Status p =
+              PrepareStatement(name, sql, "the chunk statement does not check");
           !p.ok()) {
         return p;
       }
@@ -182,25 +187,30 @@ class PostgresDatabase final : public Database {
         if (!s.ok()) return s;
         nested_loop_join_ = true;
       } else if (indexed->has_value()) {
-        plan.notes.push_back(absl::StrCat(
-            "the --on lookup into ", model->source->qualified,
-            " uses no index (EXPLAIN of a chunk reads a whole table), so chunks "
-            "may slow down as it grows; an index on its join columns avoids that"));
+        plan.notes.push_back(absl::StrCat("the --on lookup into ",
+                                          model->source->qualified,
+                                          " uses no index (EXPLAIN of a chunk "
+                                          "reads a whole table), so chunks "
+                                          "may slow down as it grows; an index "
+                                          "on its join columns avoids that"));
       }
     }
-    for (const std::string& k : model->key_columns) plan.key_columns.push_back(k);
+    for (const std::string& k : model->key_columns)
+      plan.key_columns.push_back(k);
     plan.chunk_sql.push_back(statements_->boundary_next);
     if (has_lock_) plan.chunk_sql.push_back(statements_->lock_next);
     plan.chunk_sql.push_back(statements_->write_next);
     plan.chunk_sql.push_back(AdvanceCheckpointSql());
     s = Try("cannot estimate the row count", [&] {
       pqxx::nontransaction tx(*conn_);
-      pqxx::result r = tx.exec(absl::StrCat("EXPLAIN SELECT 1 FROM ", model->walked.qualified));
+      pqxx::result r = tx.exec(
+          absl::StrCat("EXPLAIN SELECT 1 FROM ", model->walked.qualified));
       std::string line = r[0][0].c_str();
       size_t at = line.find("rows=");
       if (at != std::string::npos) {
         std::string digits;
-        for (size_t i = at + 5; i < line.size() && isdigit(line[i]); ++i) digits += line[i];
+        for (size_t i = at + 5; i < line.size() && isdigit(line[i]); ++i)
+          digits += line[i];
         (void)absl::SimpleAtoi(digits, &plan.rows_estimate);
       }
       return absl::OkStatus();
@@ -241,12 +251,14 @@ class PostgresDatabase final : public Database {
         tx.exec_prepared(next ? "bf_lock1" : "bf_lock0",
                          pqxx::prepare::make_dynamic_params(params));
       }
-      pqxx::result w = tx.exec_prepared(next ? "bf_w1" : "bf_w0",
-                                        pqxx::prepare::make_dynamic_params(params));
+      pqxx::result w = tx.exec_prepared(
+          next ? "bf_w1" : "bf_w0", pqxx::prepare::make_dynamic_params(params));
       out.rows_written = w.affected_rows();
       pqxx::result ck = tx.exec_prepared(
-          "bf_ckpt", req.job, EncodeKey(out.upper), out.rows_walked, out.rows_written,
-          std::string(JobStateName(out.last ? JobState::kDone : JobState::kRunning)));
+          "bf_ckpt", req.job, EncodeKey(out.upper), out.rows_walked,
+          out.rows_written,
+          std::string(
+              JobStateName(out.last ? JobState::kDone : JobState::kRunning)));
       if (ck.empty()) {
         return absl::FailedPreconditionError(absl::StrCat(
             "the checkpoint row of job \"", req.job, "\" disappeared"));
@@ -259,7 +271,8 @@ class PostgresDatabase final : public Database {
     return out;
   }
 
-  absl::StatusOr<VerifyResult> VerifyChunk(const ChunkRequest& req, int show) override {
+  absl::StatusOr<VerifyResult> VerifyChunk(const ChunkRequest& req,
+                                           int show) override {
     VerifyResult out;
     absl::Status s = Try("verify failed", [&] {
       pqxx::read_transaction tx(*conn_);
@@ -269,8 +282,9 @@ class PostgresDatabase final : public Database {
       out.last = bound.last;
       std::vector<std::string> params = RangeParams(req.after, out.upper);
       params.push_back(absl::StrCat(std::max(show, 1)));
-      pqxx::result r = tx.exec_prepared(req.after.has_value() ? "bf_v1" : "bf_v0",
-                                        pqxx::prepare::make_dynamic_params(params));
+      pqxx::result r =
+          tx.exec_prepared(req.after.has_value() ? "bf_v1" : "bf_v0",
+                           pqxx::prepare::make_dynamic_params(params));
       const auto keys = static_cast<pqxx::row::size_type>(key_size_);
       for (const pqxx::row& row : r) {
         out.mismatched = row[keys].as<int64_t>();
@@ -296,15 +310,17 @@ class PostgresDatabase final : public Database {
       // ended would otherwise find its own job "already running".
       bool locked = false;
       for (int attempt = 0; attempt < 20 && !locked; ++attempt) {
-        if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        locked = tx.exec_params(absl::StrCat("SELECT pg_try_advisory_lock(", kLockClass,
-                                             ", hashtext($1))"),
+        if (attempt > 0)
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        locked = tx.exec_params(absl::StrCat("SELECT pg_try_advisory_lock(",
+                                             kLockClass, ", hashtext($1))"),
                                 job)[0][0]
                      .as<bool>();
       }
       if (!locked) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "job \"", job, "\" is already running in another backfill process"));
+        return absl::FailedPreconditionError(
+            absl::StrCat("job \"", job,
+                         "\" is already running in another backfill process"));
       }
       return absl::OkStatus();
     });
@@ -325,7 +341,8 @@ class PostgresDatabase final : public Database {
                             "cannot prepare the checkpoint update");
   }
 
-  absl::StatusOr<std::optional<Checkpoint>> LoadCheckpoint(const std::string& job) override {
+  absl::StatusOr<std::optional<Checkpoint>> LoadCheckpoint(
+      const std::string& job) override {
     absl::StatusOr<std::vector<Checkpoint>> all = Query(" WHERE job = $1", job);
     if (!all.ok()) return all.status();
     if (all->empty()) return std::optional<Checkpoint>();
@@ -343,19 +360,28 @@ class PostgresDatabase final : public Database {
           absl::StrCat(
               "INSERT INTO ", kCheckpointTable,
               " (job, fingerprint, spec, high_water, last_key, rows_estimate, "
-              "rows_walked, rows_written, chunks, state, message, started_at, updated_at) "
-              "VALUES ($1, $2, $3, NULLIF($4, ''), NULLIF($5, ''), $6, $7, $8, $9, $10, $11, "
-              "to_timestamp($12::float8 / 1000000), to_timestamp($13::float8 / 1000000)) "
-              "ON CONFLICT (job) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, "
+              "rows_walked, rows_written, chunks, state, message, started_at, "
+              "updated_at) "
+              "VALUES ($1, $2, $3, NULLIF($4, ''), NULLIF($5, ''), $6, $7, $8, "
+              "$9, $10, $11, "
+              "to_timestamp($12::float8 / 1000000), to_timestamp($13::float8 / "
+              "1000000)) "
+              "ON CONFLICT (job) DO UPDATE SET fingerprint = "
+              "EXCLUDED.fingerprint, "
               "spec = EXCLUDED.spec, high_water = EXCLUDED.high_water, "
-              "last_key = EXCLUDED.last_key, rows_estimate = EXCLUDED.rows_estimate, "
-              "rows_walked = EXCLUDED.rows_walked, rows_written = EXCLUDED.rows_written, "
-              "chunks = EXCLUDED.chunks, state = EXCLUDED.state, message = EXCLUDED.message, "
-              "started_at = EXCLUDED.started_at, updated_at = EXCLUDED.updated_at"),
+              "last_key = EXCLUDED.last_key, rows_estimate = "
+              "EXCLUDED.rows_estimate, "
+              "rows_walked = EXCLUDED.rows_walked, rows_written = "
+              "EXCLUDED.rows_written, "
+              "chunks = EXCLUDED.chunks, state = EXCLUDED.state, message = "
+              "EXCLUDED.message, "
+              "started_at = EXCLUDED.started_at, updated_at = "
+              "EXCLUDED.updated_at"),
           cp.job, cp.fingerprint, cp.spec, EncodeOptionalKey(cp.high_water),
           EncodeOptionalKey(cp.last_key), cp.rows_estimate, cp.rows_walked,
-          cp.rows_written, cp.chunks, std::string(JobStateName(cp.state)), cp.message,
-          absl::ToUnixMicros(cp.started_at), absl::ToUnixMicros(cp.updated_at));
+          cp.rows_written, cp.chunks, std::string(JobStateName(cp.state)),
+          cp.message, absl::ToUnixMicros(cp.started_at),
+          absl::ToUnixMicros(cp.updated_at));
       return absl::OkStatus();
     });
   }
@@ -365,8 +391,9 @@ class PostgresDatabase final : public Database {
       pqxx::nontransaction tx(*conn_);
       if (!CheckpointTableExists(tx)) return NoSuchJob(job);
       pqxx::result r = tx.exec_params(
-          absl::StrCat("UPDATE ", kCheckpointTable,
-                       " SET pause_requested = $2, updated_at = now() WHERE job = $1"),
+          absl::StrCat(
+              "UPDATE ", kCheckpointTable,
+              " SET pause_requested = $2, updated_at = now() WHERE job = $1"),
           job, paused);
       if (r.affected_rows() == 0) return NoSuchJob(job);
       return absl::OkStatus();
@@ -393,8 +420,9 @@ class PostgresDatabase final : public Database {
     const size_t range_params = params.size();
     params.push_back(absl::StrCat(std::max<int64_t>(req.rows, 1) - 1));
     Bound bound;
-    pqxx::result b = tx.exec_prepared(next ? "bf_bnd1" : "bf_bnd0",
-                                      pqxx::prepare::make_dynamic_params(params));
+    pqxx::result b =
+        tx.exec_prepared(next ? "bf_bnd1" : "bf_bnd0",
+                         pqxx::prepare::make_dynamic_params(params));
     if (!b.empty()) {
       bound.upper = RowToKey(b[0]);
       bound.rows_walked = req.rows;
@@ -402,8 +430,9 @@ class PostgresDatabase final : public Database {
       return bound;
     }
     params.resize(range_params);
-    pqxx::result c = tx.exec_prepared(next ? "bf_cnt1" : "bf_cnt0",
-                                      pqxx::prepare::make_dynamic_params(params));
+    pqxx::result c =
+        tx.exec_prepared(next ? "bf_cnt1" : "bf_cnt0",
+                         pqxx::prepare::make_dynamic_params(params));
     bound.upper = req.high_water;
     bound.rows_walked = c[0][0].as<int64_t>();
     bound.last = true;
@@ -434,11 +463,13 @@ class PostgresDatabase final : public Database {
       const Bound probe = FindUpper(tx, req);
       if (probe.last) return absl::OkStatus();
       std::vector<std::string> params = RangeParams(std::nullopt, probe.upper);
-      pqxx::result plan = tx.exec_params(absl::StrCat("EXPLAIN ", statements_->write_first),
-                                         pqxx::prepare::make_dynamic_params(params));
+      pqxx::result plan =
+          tx.exec_params(absl::StrCat("EXPLAIN ", statements_->write_first),
+                         pqxx::prepare::make_dynamic_params(params));
       indexed = true;
       for (const pqxx::row& line : plan) {
-        if (std::string_view(line[0].c_str()).find("Seq Scan") != std::string_view::npos) {
+        if (std::string_view(line[0].c_str()).find("Seq Scan") !=
+            std::string_view::npos) {
           indexed = false;
         }
       }
@@ -467,18 +498,20 @@ class PostgresDatabase final : public Database {
   }
 
   static bool CheckpointTableExists(pqxx::transaction_base& tx) {
-    return !tx.exec_params("SELECT to_regclass($1)", kCheckpointTable)[0][0].is_null();
+    return !tx.exec_params("SELECT to_regclass($1)", kCheckpointTable)[0][0]
+                .is_null();
   }
 
-  absl::StatusOr<std::vector<Checkpoint>> Query(const std::string& tail,
-                                                const std::optional<std::string>& job) {
+  absl::StatusOr<std::vector<Checkpoint>> Query(
+      const std::string& tail, const std::optional<std::string>& job) {
     std::vector<Checkpoint> out;
     absl::Status s = Try("cannot read the checkpoint table", [&] {
       pqxx::nontransaction tx(*conn_);
       if (!CheckpointTableExists(tx)) return absl::OkStatus();
-      const std::string sql =
-          absl::StrCat("SELECT ", kCheckpointColumns, " FROM ", kCheckpointTable, tail);
-      pqxx::result r = job.has_value() ? tx.exec_params(sql, *job) : tx.exec(sql);
+      const std::string sql = absl::StrCat("SELECT ", kCheckpointColumns,
+                                           " FROM ", kCheckpointTable, tail);
+      pqxx::result r =
+          job.has_value() ? tx.exec_params(sql, *job) : tx.exec(sql);
       for (const pqxx::row& row : r) {
         absl::StatusOr<Checkpoint> cp = ReadCheckpoint(row);
         if (!cp.ok()) return cp.status();
@@ -538,8 +571,8 @@ class PostgresDatabase final : public Database {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Database>> OpenPostgres(const Dsn& dsn_in,
-                                                       const ConnectOptions& options) {
+absl::StatusOr<std::unique_ptr<Database>> OpenPostgres(
+    const Dsn& dsn_in, const ConnectOptions& options) {
   Dsn dsn = dsn_in;
   if (options.password.has_value()) dsn.password = options.password;
   bool has_timeout = false, has_app = false;
@@ -549,7 +582,8 @@ absl::StatusOr<std::unique_ptr<Database>> OpenPostgres(const Dsn& dsn_in,
   }
   if (!has_timeout) dsn.params.emplace_back("connect_timeout", "10");
   if (!has_app) dsn.params.emplace_back("application_name", "backfill");
-  auto db = std::make_unique<PostgresDatabase>(dsn.ToUri(), dsn.password.value_or(""));
+  auto db = std::make_unique<PostgresDatabase>(dsn.ToUri(),
+                                               dsn.password.value_or(""));
   if (absl::Status s = db->Connect(); !s.ok()) return s;
   return std::unique_ptr<Database>(std::move(db));
 }
