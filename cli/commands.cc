@@ -12,6 +12,7 @@
 #include "cli/pacing.h"
 #include "cli/progress.h"
 #include "cli/status_format.h"
+#include "engine/dsn.h"
 #include "engine/verify.h"
 
 namespace backfill {
@@ -35,7 +36,8 @@ LogFormat ChooseFormat(const std::string& flag) {
   return isatty(STDERR_FILENO) ? LogFormat::kLive : LogFormat::kText;
 }
 
-void PrintPlan(const Job& job, const ChunkSizerOptions& chunking) {
+void PrintPlan(const Job& job, const ChunkSizerOptions& chunking,
+               const std::vector<std::string>& pacing_notes) {
   const JobPlan& plan = job.plan();
   std::string out = absl::StrCat(
       "job:              ", job.spec().job, "\n",
@@ -65,6 +67,8 @@ void PrintPlan(const Job& job, const ChunkSizerOptions& chunking) {
   }
   for (const std::string& note : plan.notes)
     absl::StrAppend(&out, "note:             ", note, "\n");
+  for (const std::string& note : pacing_notes)
+    absl::StrAppend(&out, "note:             ", note, "\n");
   absl::StrAppend(&out, "statements of one chunk, in one transaction:\n");
   for (const std::string& sql : plan.chunk_sql)
     absl::StrAppend(&out, "  ", sql, ";\n");
@@ -90,6 +94,12 @@ int RunCommand(const RunFlags& flags, const CancellationToken* cancel) {
       ParsePacingFlags(flags.pacing);
   if (!pacing_settings.ok())
     return fail(kExitBadInput, pacing_settings.status());
+  std::vector<std::string> notes;
+  if (absl::StatusOr<Dsn> dsn = ParseDsn(flags.common.dsn); dsn.ok()) {
+    chunking->target_chunk_time = ChunkTimeForReplicas(
+        *pacing_settings, dsn->kind, chunking->target_chunk_time,
+        flags.target_chunk_time_given, &notes);
+  }
   if (chunking->target_chunk_time > absl::ZeroDuration()) {
     pacing_settings->lag_horizon = chunking->target_chunk_time;
   }
@@ -108,7 +118,7 @@ int RunCommand(const RunFlags& flags, const CancellationToken* cancel) {
       OpenJob(*connect, *std::move(spec), flags.restart);
   if (!job.ok()) return fail(kExitBadInput, job.status());
   if (flags.dry_run) {
-    PrintPlan(**job, *chunking);
+    PrintPlan(**job, *chunking, notes);
     return kExitOk;
   }
 
@@ -133,6 +143,7 @@ int RunCommand(const RunFlags& flags, const CancellationToken* cancel) {
   if (!pacing.ok()) return fail(kExitBadInput, pacing.status());
   for (const std::string& note : (*job)->plan().notes) printer.OnNote(note);
   for (const std::string& note : (*pacing)->notes) printer.OnNote(note);
+  for (const std::string& note : notes) printer.OnNote(note);
   RunOptions options;
   options.chunking = *chunking;
   options.restart = flags.restart;

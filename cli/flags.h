@@ -43,6 +43,9 @@ struct RunFlags {
   std::string key;
   int64_t chunk_rows = 1000;
   std::string target_chunk_time = "500ms";
+  // Whether --target-chunk-time was given (command line or --config), as
+  // opposed to defaulted; main() sets it. See ChunkTimeForReplicas.
+  bool target_chunk_time_given = false;
   int64_t min_chunk_rows = 10;
   int64_t max_chunk_rows = 1000000;
   bool dry_run = false;

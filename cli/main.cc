@@ -76,12 +76,9 @@ void AddShapeFlags(CLI::App* run, RunFlags* f) {
                   "smallest chunk (default 10)");
   run->add_option("--max-chunk-rows", f->max_chunk_rows,
                   "largest chunk (default 1000000)");
-  run->config_formatter(std::make_shared<TomlConfig>());
-  run->set_config("--config", "",
-                  "read flags from a TOML job file; flags override it");
-  // CLI11 ignores unknown config keys by default: a typo such as `wehre = ...`
-  // would silently drop the filter. Reject them, as toml_config.h promises.
-  run->allow_config_extras(CLI::config_extras_mode::error);
+  // --config itself is the main app's (see Main); it reaches here through
+  // fallthrough.
+  run->fallthrough();
 }
 
 void AddRunFlags(CLI::App* run, RunFlags* f) {
@@ -107,6 +104,16 @@ int Main(int argc, char** argv) {
       "(expand/migrate/contract step 3)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "backfill 0.1.0");
+  // CLI11 reads config files for the main app only: --config is declared
+  // here, `run` and `verify` pass it up, and TomlConfig files the keys under
+  // the subcommand given.
+  app.config_formatter(std::make_shared<TomlConfig>(&app));
+  app.set_config("--config", "",
+                 "run, verify: read flags from a TOML job file; flags "
+                 "override it");
+  // CLI11 ignores unknown config keys by default: a typo such as `wehre = ...`
+  // would silently drop the filter. Reject them, as toml_config.h promises.
+  app.allow_config_extras(CLI::config_extras_mode::error);
 
   RunFlags run_flags;
   CLI::App* run =
@@ -145,6 +152,16 @@ int Main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
+  } catch (const CLI::ConfigError& e) {
+    // CLI11 says "INI was not able to parse run.wehre" for an unknown key.
+    std::string what = e.what();
+    const size_t dot = what.rfind('.');
+    if (what.rfind("INI was not able to parse ", 0) == 0 &&
+        dot != std::string::npos) {
+      what = "--config: unknown key \"" + what.substr(dot + 1) + "\"";
+    }
+    std::fprintf(stderr, "backfill: %s\n", RedactDsn(what).c_str());
+    return kExitBadInput;
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "backfill: %s\n", RedactDsn(e.what()).c_str());
     return kExitBadInput;
@@ -152,6 +169,7 @@ int Main(int argc, char** argv) {
   ScrubArgv(argc, argv);
 
   if (*run) {
+    run_flags.target_chunk_time_given = run->count("--target-chunk-time") > 0;
     CancellationToken cancel;
     InstallSignalHandlers(&cancel);
     return RunCommand(run_flags, &cancel);

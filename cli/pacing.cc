@@ -168,6 +168,34 @@ absl::StatusOr<PacingSettings> ParsePacingFlags(const PacingFlags& f) {
   return s;
 }
 
+absl::Duration ChunkTimeForReplicas(const PacingSettings& s, DatabaseKind kind,
+                                    absl::Duration target, bool target_given,
+                                    std::vector<std::string>* notes) {
+  if (kind != DatabaseKind::kMysql || s.replicas.empty() ||
+      target == absl::ZeroDuration()) {
+    return target;
+  }
+  const absl::Duration cap = s.lag.max_lag / 10;
+  if (target <= cap) return target;
+  if (target_given) {
+    notes->push_back(absl::StrCat(
+        "--target-chunk-time ", absl::FormatDuration(target),
+        ": each chunk can hold a MySQL replica about that long behind (a "
+        "replica applies a chunk only once it is committed), so --max-lag ",
+        absl::FormatDuration(s.lag.max_lag), " may be overshot; ",
+        absl::FormatDuration(cap), " or less avoids that"));
+    return target;
+  }
+  notes->push_back(absl::StrCat(
+      "chunks sized to take ", absl::FormatDuration(cap), ", not ",
+      absl::FormatDuration(target),
+      ": a MySQL replica applies a chunk only "
+      "once committed, so each holds it about one chunk time behind; a tenth "
+      "of --max-lag leaves room under the limit (--target-chunk-time "
+      "overrides)"));
+  return cap;
+}
+
 absl::StatusOr<std::unique_ptr<Pacing>> OpenPacing(
     const PacingSettings& s, const ConnectOptions& primary,
     const std::string& job, Clock* clock) {

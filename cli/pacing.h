@@ -62,6 +62,22 @@ struct PacingSettings {
 };
 absl::StatusOr<PacingSettings> ParsePacingFlags(const PacingFlags& flags);
 
+// The chunk time a run should size its chunks to, given `target` from
+// --target-chunk-time (`target_given`: set on the command line or in
+// --config) and the primary's kind. A MySQL replica applies a chunk only
+// after the primary has committed it, as one transaction taking about as
+// long as it took there, and the heartbeat queued behind it waits: each
+// chunk alone holds the replica about one chunk time behind. So on MySQL
+// with --replica, the default target is cut to a tenth of --max-lag (100ms
+// at 1s), which keeps a chunk started at the resume level (0.8) under the
+// limit even on a replica that applies more slowly than the primary. An
+// explicit target above that is kept, with a note in `notes`. PostgreSQL
+// replays WAL as it streams, heartbeats interleaved: `target` as is.
+absl::Duration ChunkTimeForReplicas(const PacingSettings& settings,
+                                    DatabaseKind kind, absl::Duration target,
+                                    bool target_given,
+                                    std::vector<std::string>* notes);
+
 // A run's pacing: the controller the copier waits on and the pacer that
 // feeds it, plus notes for the operator about what is not watched.
 struct Pacing {

@@ -1,8 +1,8 @@
 #include "cli/toml_config.h"
 
-#include <sstream>
-
 #include <toml++/toml.h>
+
+#include <sstream>
 
 namespace backfill {
 namespace {
@@ -27,25 +27,32 @@ bool ScalarToString(const toml::node& node, std::string* out) {
 
 }  // namespace
 
-std::string TomlConfig::to_config(const CLI::App*, bool, bool, std::string) const {
+std::string TomlConfig::to_config(const CLI::App*, bool, bool,
+                                  std::string) const {
   return "";
 }
 
-std::vector<CLI::ConfigItem> TomlConfig::from_config(std::istream& input) const {
+std::vector<CLI::ConfigItem> TomlConfig::from_config(
+    std::istream& input) const {
   std::stringstream buffer;
   buffer << input.rdbuf();
   toml::table table;
   try {
     table = toml::parse(buffer.str());
   } catch (const toml::parse_error& e) {
-    throw CLI::ParseError(
-        "config file: " + std::string(e.description()) + " at line " +
-            std::to_string(e.source().begin.line),
-        CLI::ExitCodes::ConversionError);
+    throw CLI::ParseError("config file: " + std::string(e.description()) +
+                              " at line " +
+                              std::to_string(e.source().begin.line),
+                          CLI::ExitCodes::ConversionError);
+  }
+  std::vector<std::string> parents;
+  if (root_ != nullptr && !root_->get_subcommands().empty()) {
+    parents.push_back(root_->get_subcommands().front()->get_name());
   }
   std::vector<CLI::ConfigItem> items;
   for (const auto& [key, node] : table) {
     CLI::ConfigItem item;
+    item.parents = parents;
     item.name = std::string(key.str());
     if (const toml::array* array = node.as_array()) {
       for (const toml::node& element : *array) {
@@ -60,9 +67,10 @@ std::vector<CLI::ConfigItem> TomlConfig::from_config(std::istream& input) const 
     } else {
       std::string value;
       if (!ScalarToString(node, &value)) {
-        throw CLI::ParseError("config file: key \"" + item.name +
-                                  "\" must be a string, number, boolean or array",
-                              CLI::ExitCodes::ConversionError);
+        throw CLI::ParseError(
+            "config file: key \"" + item.name +
+                "\" must be a string, number, boolean or array",
+            CLI::ExitCodes::ConversionError);
       }
       item.inputs.push_back(value);
     }

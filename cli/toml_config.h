@@ -1,11 +1,10 @@
 #ifndef BACKFILL_CLI_TOML_CONFIG_H_
 #define BACKFILL_CLI_TOML_CONFIG_H_
 
+#include <CLI/CLI.hpp>
 #include <istream>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 namespace backfill {
 
@@ -14,10 +13,22 @@ namespace backfill {
 // `chunk-rows = 5000`, `dry-run = true`); flags on the command line override
 // it. Unknown keys are rejected by CLI11. A TOML syntax error is a
 // CLI::ParseError naming the line.
+//
+// CLI11 (2.1) reads a config file only for the main app, never for a
+// subcommand. So `--config` is declared on the main app, the subcommands
+// pass it up (fallthrough), and a TomlConfig made with `root` (the main app)
+// files every key under the subcommand that was invoked, as if it had been
+// given after that subcommand's name.
 class TomlConfig : public CLI::Config {
  public:
-  std::string to_config(const CLI::App*, bool, bool, std::string) const override;
+  explicit TomlConfig(const CLI::App* root = nullptr) : root_(root) {}
+
+  std::string to_config(const CLI::App*, bool, bool,
+                        std::string) const override;
   std::vector<CLI::ConfigItem> from_config(std::istream& input) const override;
+
+ private:
+  const CLI::App* root_;  // not owned; null: keys belong to the app itself
 };
 
 }  // namespace backfill

@@ -1,10 +1,11 @@
 // ParsePacingFlags (cli/pacing.h): defaults, and every bad combination is
-// bad input naming its flag.
+// bad input naming its flag; ChunkTimeForReplicas.
 
 #include "cli/pacing.h"
 
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "cli/progress.h"
@@ -65,6 +66,58 @@ TEST(PacingFlagsTest, MaxLagZeroTurnsLagOff) {
   absl::StatusOr<PacingSettings> s = ParsePacingFlags(f);
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(s->lag.max_lag, absl::ZeroDuration());
+}
+
+// A MySQL replica applies a chunk only once committed: with --replica, the
+// default chunk time is cut to a tenth of --max-lag; an explicit one is kept
+// with a note; PostgreSQL, no replica, and fixed-size chunks are unchanged.
+TEST(ChunkTimeForReplicasTest, CutsTheDefaultOnMysqlReplicas) {
+  PacingFlags f;
+  f.replicas = {"mysql://u@r1:3307/db"};
+  absl::StatusOr<PacingSettings> s = ParsePacingFlags(f);
+  ASSERT_TRUE(s.ok()) << s.status();
+  const absl::Duration target = absl::Milliseconds(500);
+  std::vector<std::string> notes;
+  EXPECT_EQ(
+      ChunkTimeForReplicas(*s, DatabaseKind::kMysql, target, false, &notes),
+      absl::Milliseconds(100));
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_THAT(notes[0], HasSubstr("chunks sized to take 100ms, not 500ms"));
+
+  notes.clear();
+  EXPECT_EQ(
+      ChunkTimeForReplicas(*s, DatabaseKind::kMysql, target, true, &notes),
+      target);
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_THAT(notes[0], HasSubstr("--target-chunk-time 500ms"));
+  EXPECT_THAT(notes[0], HasSubstr("100ms or less avoids that"));
+
+  notes.clear();
+  EXPECT_EQ(ChunkTimeForReplicas(*s, DatabaseKind::kMysql,
+                                 absl::Milliseconds(80), true, &notes),
+            absl::Milliseconds(80));
+  EXPECT_EQ(ChunkTimeForReplicas(*s, DatabaseKind::kMysql, absl::ZeroDuration(),
+                                 false, &notes),
+            absl::ZeroDuration());
+  EXPECT_EQ(
+      ChunkTimeForReplicas(*s, DatabaseKind::kPostgres, target, false, &notes),
+      target);
+  EXPECT_TRUE(notes.empty());
+
+  f.max_lag = "5s";
+  s = ParsePacingFlags(f);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(
+      ChunkTimeForReplicas(*s, DatabaseKind::kMysql, target, false, &notes),
+      target);
+  f.replicas.clear();
+  f.max_lag = "";
+  s = ParsePacingFlags(f);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(
+      ChunkTimeForReplicas(*s, DatabaseKind::kMysql, target, false, &notes),
+      target);
+  EXPECT_TRUE(notes.empty());
 }
 
 void ExpectBad(const PacingFlags& f, const std::string& message) {

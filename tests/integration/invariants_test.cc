@@ -4,6 +4,8 @@
 
 #include <signal.h>
 
+#include <cstdio>
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "adapters/database_factory.h"
@@ -186,6 +188,58 @@ TEST_P(InvariantsTest, DryRunPrintsThePlanAndWritesNothing) {
   EXPECT_NE(r.out.find("UPDATE"), std::string::npos) << r.out;
   EXPECT_FALSE(db_->TableExists("backfill_checkpoints"));
   EXPECT_EQ(db_->QueryInt("SELECT count(*) FROM users WHERE login_name IS NOT NULL"), 0);
+}
+
+// A MySQL replica applies a chunk only once committed: with --replica the
+// default chunk time is a tenth of --max-lag there; PostgreSQL keeps 500ms.
+// (A dry run parses --replica but does not connect to it.)
+TEST_P(InvariantsTest, DryRunShowsTheChunkTimeForReplicas) {
+  CreateUsers(db_.get(), 1000);
+  CliResult r = Run(With(kUsersJob, {"--dry-run", "--replica", db_->dsn()}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  if (db_->kind() == "mariadb") {
+    EXPECT_NE(r.out.find("then sized to take 100ms"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("note:             chunks sized to take 100ms, not 500ms"),
+              std::string::npos)
+        << r.out;
+    CliResult given = Run(With(kUsersJob, {"--dry-run", "--replica", db_->dsn(),
+                                           "--target-chunk-time", "500ms"}));
+    ASSERT_EQ(given.exit_code, 0) << given.err;
+    EXPECT_NE(given.out.find("then sized to take 500ms"), std::string::npos) << given.out;
+    EXPECT_NE(given.out.find("--max-lag 1s may be overshot"), std::string::npos) << given.out;
+  } else {
+    EXPECT_NE(r.out.find("then sized to take 500ms"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("chunks sized to take"), std::string::npos) << r.out;
+  }
+}
+
+// --config FILE (DESIGN.md "Command line") reaches `run`: its --where limits
+// the rows written, a flag on the command line beats the file, and a
+// misspelled key is bad input with nothing written. (CLI11 reads config files
+// for the main app only; this once went unread.)
+TEST_P(InvariantsTest, ConfigFileFlagsApplyAndTheCommandLineWins) {
+  CreateUsers(db_.get(), 100);
+  const std::string path = ::testing::TempDir() + "/backfill_" + db_->kind() + ".toml";
+  {
+    std::ofstream out(path);
+    out << "table = \"users\"\nset = [\"login_name = username\"]\n"
+           "where = \"id <= 30\"\nchunk-rows = 1\ntarget-chunk-time = \"0\"\n";
+  }
+  CliResult r = Run({"--config", path, "--chunk-rows", "10"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(db_->QueryInt("SELECT count(*) FROM users WHERE login_name IS NOT NULL"), 30);
+  EXPECT_EQ(Mismatches("users", "login_name", "username", "id <= 30"), 0);
+  EXPECT_EQ(Chunks("users"), 10);  // --chunk-rows 10 beat the file's 1
+
+  {
+    std::ofstream out(path);
+    out << "table = \"users\"\nset = [\"login_name = username\"]\nwehre = \"id > 50\"\n";
+  }
+  CliResult typo = Run({"--config", path, "--job", "typo"});
+  EXPECT_EQ(typo.exit_code, 2) << typo.err;
+  EXPECT_NE(typo.err.find("--config: unknown key \"wehre\""), std::string::npos) << typo.err;
+  EXPECT_EQ(db_->QueryInt("SELECT count(*) FROM users WHERE login_name IS NOT NULL"), 30);
+  std::remove(path.c_str());
 }
 
 TEST_P(InvariantsTest, ASecondProcessCannotRunTheSameJob) {
