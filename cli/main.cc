@@ -79,6 +79,9 @@ void AddShapeFlags(CLI::App* run, RunFlags* f) {
   // --config itself is the main app's (see Main); it reaches here through
   // fallthrough.
   run->fallthrough();
+  run->footer(
+      "--config FILE reads these flags from a TOML job file (long names as "
+      "keys); flags given here override it.");
 }
 
 void AddRunFlags(CLI::App* run, RunFlags* f) {
