@@ -25,15 +25,6 @@ void ApplyChunk(const ChunkResult& r, Checkpoint* cp, absl::Time now) {
   if (r.last) cp->state = JobState::kDone;
 }
 
-// The signal names in Decision::ignored ("NAME unreadable: why").
-std::vector<std::string> IgnoredNames(const Decision& d) {
-  std::vector<std::string> names;
-  for (const std::string& reason : d.ignored) {
-    names.emplace_back(reason.substr(0, reason.find(" unreadable")));
-  }
-  return names;
-}
-
 }  // namespace
 
 absl::string_view RunOutcomeName(RunOutcome outcome) {
@@ -218,7 +209,11 @@ absl::StatusOr<RunReport> Job::Run(const RunOptions& options) {
       // Writing past an unreachable replica (--ignore-unreachable-replicas)
       // is said loudly: on every change and every 30s while it lasts.
       const Decision now_decision = options.throttle->Check();
-      std::vector<std::string> names = IgnoredNames(now_decision);
+      std::vector<std::string> names, reasons;
+      for (const auto& [name, reason] : now_decision.ignored) {
+        names.push_back(name);
+        reasons.push_back(reason);
+      }
       const absl::Time now = clock->Now();
       if (names != ignored ||
           (!names.empty() && now - ignored_reported >= absl::Seconds(30))) {
@@ -227,7 +222,7 @@ absl::StatusOr<RunReport> Job::Run(const RunOptions& options) {
               "writing although ", names.size(),
               names.size() == 1 ? " replica is" : " replicas are",
               " unreachable (--ignore-unreachable-replicas): ",
-              absl::StrJoin(now_decision.ignored, "; ")));
+              absl::StrJoin(reasons, "; ")));
         } else {
           observer->OnWarning(absl::StrCat(
               "replicas reachable again: ", absl::StrJoin(ignored, ", ")));

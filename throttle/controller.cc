@@ -189,7 +189,7 @@ Decision ThrottleController::EvaluateLocked(absl::Time now) {
   }
 
   for (const std::string* name : ignored) {
-    d.ignored.push_back(Reason(*name, signals_.find(*name)->second, now));
+    d.ignored.emplace(*name, Reason(*name, signals_.find(*name)->second, now));
   }
 
   if (d.proceed()) {

@@ -91,10 +91,11 @@ struct Decision {
   // the rows/s cap. Empty when kProceed.
   std::string label;
   // Unreadable replica signals left out under
-  // ThrottleOptions::ignore_unreadable_replicas, each as its reason
-  // ("replication_lag replica=r1 unreadable: connection refused"), sorted by
-  // name. Writes may proceed despite them; the run says so loudly.
-  std::vector<std::string> ignored;
+  // ThrottleOptions::ignore_unreadable_replicas: signal name -> its reason
+  // ("replication_lag replica=r1" -> "replication_lag replica=r1 unreadable:
+  // connection refused"). Writes may proceed despite them; the run says so
+  // loudly.
+  std::map<std::string, std::string> ignored;
 
   bool proceed() const { return action == Action::kProceed; }
   bool critical() const { return action == Action::kCritical; }

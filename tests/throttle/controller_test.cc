@@ -553,7 +553,8 @@ TEST(IgnoreUnreachableReplicasTest, IgnoresUpToNUnreadableReplicasAndSaysSo) {
   Decision d = c.Check();
   EXPECT_TRUE(d.proceed()) << d.reason;
   ASSERT_EQ(d.ignored.size(), 1u);
-  EXPECT_EQ(d.ignored[0], r1 + " unreadable: connection refused");
+  EXPECT_EQ(d.ignored.begin()->first, r1);
+  EXPECT_EQ(d.ignored.begin()->second, r1 + " unreadable: connection refused");
 
   // The other one merely lagging still holds writes.
   c.Update(r2, Reading::Ok(3, 1.0, "s"));
