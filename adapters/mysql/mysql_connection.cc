@@ -110,6 +110,10 @@ absl::StatusOr<std::unique_ptr<MysqlConnection>> MysqlConnection::Open(
   // Every key and checkpoint value is read and written as utf8mb4 text.
   mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
   mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &s.connect_timeout_seconds);
+  if (s.read_timeout_seconds > 0) {
+    mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &s.read_timeout_seconds);
+    mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &s.read_timeout_seconds);
+  }
   mysql_options4(m, MYSQL_OPT_CONNECT_ATTR_ADD, "program_name", "backfill");
   // Automatic reconnection is off by default in both client libraries and
   // stays off (setting the option explicitly is deprecated in MySQL 8's).

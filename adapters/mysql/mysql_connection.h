@@ -23,6 +23,12 @@ struct ConnectionSettings {
   std::string database;
   std::string socket;
   unsigned int connect_timeout_seconds = 10;
+  // Client-side bound on each network read and write (MYSQL_OPT_READ_TIMEOUT,
+  // MYSQL_OPT_WRITE_TIMEOUT): a peer that goes silent, behind a black-holed
+  // network or a hung proxy, fails the statement as a lost connection
+  // instead of blocking forever. 0 (default): no bound, for sessions whose
+  // statements may legitimately run long.
+  unsigned int read_timeout_seconds = 0;
   std::string ssl_mode;  // upper-case; empty: the client library's default
   std::string ssl_ca, ssl_capath, ssl_cert, ssl_key, ssl_cipher;
 };

@@ -25,7 +25,7 @@ class Session {
   // `setup`: statements run after each connect (errors fail the connect).
   Session(ConnectionSettings settings, absl::Duration timeout,
           std::vector<std::string> setup = {})
-      : settings_(std::move(settings)),
+      : settings_(WithReadTimeout(std::move(settings), timeout)),
         timeout_(timeout),
         setup_(std::move(setup)) {}
 
@@ -60,6 +60,17 @@ class Session {
       if (absl::Status s = Connect(); !s.ok()) return s;
     }
     return conn_.get();
+  }
+
+  // The statement timeout is the server's; a server that has gone silent
+  // (black-holed network, hung proxy) never sends the error. A client-side
+  // read bound one second past it turns that into a lost connection, so the
+  // next reading reconnects instead of the poller blocking for good.
+  static ConnectionSettings WithReadTimeout(ConnectionSettings s,
+                                            absl::Duration timeout) {
+    s.read_timeout_seconds = static_cast<unsigned int>(
+        absl::ToInt64Seconds(absl::Ceil(timeout, absl::Seconds(1))) + 1);
+    return s;
   }
 
   // Passes `s` through, dropping the connection if it is no longer usable.

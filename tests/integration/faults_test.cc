@@ -24,6 +24,7 @@
 #include "engine/dsn.h"
 #include "tests/integration/dev_servers.h"
 #include "tests/integration/fixture.h"
+#include "tests/integration/freezing_proxy.h"
 
 namespace backfill::testing {
 namespace {
@@ -216,6 +217,39 @@ TEST_P(FaultsTest, StoppedReplicaHoldsWritesUntilItIsBack) {
   EXPECT_EQ(Mismatches("users", "login_name", "username"), 0);
 }
 
+// A replica connection that goes silent mid-run (black-holed network, hung
+// proxy): the server's statement timeout cannot help, since its error never
+// arrives. The lag signal's client-side read bound turns the silence into a
+// lost connection, so writes hold (fail closed), the signal reconnects, and
+// the run finishes. Without the bound, the poller blocks for good, writes
+// stay held on a stale reading, and the run never ends.
+TEST_P(FaultsTest, SilentReplicaConnectionIsDroppedAndRedialled) {
+  if (postgres_) {
+    GTEST_SKIP() << "libpq has no client read timeout; README, \"What is not "
+                    "done yet\"";
+  }
+  constexpr int64_t kRows = 60000;
+  CreateUsers(kRows);
+  WaitForReplica(kRows);
+  absl::StatusOr<Dsn> replica = ParseDsn(db_->replica_dsn());
+  ASSERT_TRUE(replica.ok()) << replica.status();
+  FreezingProxy proxy(replica->port);
+  replica->host = "127.0.0.1";
+  replica->port = proxy.port();
+  CliProcess run(UsersRun({"--replica", replica->ToUri(), "--max-lag", "1s",
+                           "--max-rows-per-second", "10000"}));
+  ASSERT_TRUE(WaitForChunks(5)) << run.StderrSoFar();
+  proxy.Freeze();
+  const auto t_frozen = Clock::now();
+  CliResult r = run.Wait(60);
+  ASSERT_EQ(r.exit_code, 0)
+      << "the run did not get past the silent replica: " << r.err;
+  std::printf("[ faults ] the run ended %.1fs after the replica went silent\n",
+              SecondsSince(t_frozen));
+  EXPECT_NE(r.err.find(" unreadable"), std::string::npos) << r.err;
+  EXPECT_EQ(Mismatches("users", "login_name", "username"), 0);
+}
+
 TEST_P(FaultsTest, IgnoreUnreachableReplicasProceedsLoudly) {
   constexpr int64_t kRows = 60000;
   CreateUsers(kRows);
@@ -262,7 +296,8 @@ TEST_P(FaultsTest, KillNineAtTwentyRandomPointsOfOneRun) {
       WaitForChunks(chunks + 1 + rng() % 6, 30);
       std::this_thread::sleep_for(std::chrono::microseconds(rng() % 20000));
     }
-    ASSERT_FALSE(p.Exited()) << "finished before kill " << i << ":\n" << p.StderrSoFar();
+    ASSERT_FALSE(p.Exited()) << "finished before kill " << i << ":\n"
+                             << p.StderrSoFar();
     p.Signal(SIGKILL);
     CliResult r = p.Wait();
     ASSERT_EQ(r.exit_code, -SIGKILL);
