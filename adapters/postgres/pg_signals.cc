@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "adapters/postgres/pg_errors.h"
+#include "adapters/postgres/silence_watchdog.h"
 
 // See postgres_database.cc: a broken connection must not silently
 // reconnect; the session reconnects itself on its next reading.
@@ -29,15 +30,21 @@ std::string TimeoutSql(absl::string_view setting, absl::Duration d) {
 }
 
 // One connection of a signal, opened lazily and re-opened on the next call
-// after it broke. Not thread-safe (one poller thread).
+// after it broke. Every statement is bounded twice: by the server
+// (statement_timeout = `timeout`) and, for a server that has gone silent and
+// can send nothing, by a watchdog that drops the connection one second past
+// it. Not thread-safe (one poller thread).
 class Session {
  public:
   // `setup`: statements run after each connect. `check`: run after setup;
   // an error from it fails the connect.
   Session(const Dsn& dsn_in, const ConnectOptions& options,
-          std::vector<std::string> setup,
+          absl::Duration timeout, std::vector<std::string> setup = {},
           std::function<absl::Status(pqxx::connection&)> check = nullptr)
-      : setup_(std::move(setup)), check_(std::move(check)) {
+      : silence_limit_(timeout + absl::Seconds(1)), check_(std::move(check)) {
+    setup_.push_back("SET client_min_messages = warning");
+    setup_.push_back(TimeoutSql("statement_timeout", timeout));
+    for (std::string& sql : setup) setup_.push_back(std::move(sql));
     Dsn dsn = dsn_in;
     if (options.password.has_value()) dsn.password = options.password;
     bool has_timeout = false, has_app = false;
@@ -61,41 +68,66 @@ class Session {
     if (conn_ == nullptr) {
       if (absl::Status s = Connect(); !s.ok()) return s;
     }
-    try {
-      pqxx::nontransaction tx(*conn_);
-      return f(tx);
-    } catch (const std::exception& e) {
-      absl::Status s = MapPgError(e, context, secret_);
-      if (absl::IsUnavailable(s) || !conn_->is_open()) conn_.reset();
-      return s;
+    absl::Status s;
+    bool broken = false;
+    {
+      ArmedWatchdog armed(watchdog_, conn_->sock(), silence_limit_);
+      try {
+        pqxx::nontransaction tx(*conn_);
+        s = f(tx);
+      } catch (const std::exception& e) {
+        s = MapPgError(e, context, secret_);
+        broken = absl::IsUnavailable(s) || !conn_->is_open();
+      }
+      if (armed.Disarm()) {
+        s = Silent(context);
+        broken = true;
+      }
     }
+    if (broken) conn_.reset();  // only once disarmed: it closes the socket
+    return s;
   }
 
   absl::Status Connect() {
+    std::unique_ptr<pqxx::connection> conn;
     try {
-      auto conn = std::make_unique<pqxx::connection>(uri_);
+      conn = std::make_unique<pqxx::connection>(uri_);  // connect_timeout
       conn->inhibit_reactivation(true);
-      {
-        pqxx::nontransaction tx(*conn);
-        tx.exec("SET client_min_messages = warning");
-        for (const std::string& sql : setup_) tx.exec(sql);
-      }
-      if (check_) {
-        if (absl::Status s = check_(*conn); !s.ok()) return s;
-      }
-      conn_ = std::move(conn);
-      return absl::OkStatus();
     } catch (const std::exception& e) {
       return MapPgError(e, "cannot connect", secret_);
     }
+    absl::Status s;
+    {
+      ArmedWatchdog armed(watchdog_, conn->sock(), silence_limit_);
+      try {
+        {
+          pqxx::nontransaction tx(*conn);
+          for (const std::string& sql : setup_) tx.exec(sql);
+        }
+        if (check_) s = check_(*conn);
+      } catch (const std::exception& e) {
+        s = MapPgError(e, "cannot connect", secret_);
+      }
+      if (armed.Disarm()) s = Silent("cannot connect");
+    }
+    if (s.ok()) conn_ = std::move(conn);
+    return s;
   }
 
  private:
+  absl::Status Silent(absl::string_view context) const {
+    return absl::UnavailableError(absl::StrCat(
+        context, ": no answer within ", absl::FormatDuration(silence_limit_),
+        "; the connection was dropped"));
+  }
+
+  const absl::Duration silence_limit_;
+  std::vector<std::string> setup_;
+  const std::function<absl::Status(pqxx::connection&)> check_;
   std::string uri_;
   std::string secret_;
-  const std::vector<std::string> setup_;
-  const std::function<absl::Status(pqxx::connection&)> check_;
-  std::unique_ptr<pqxx::connection> conn_;
+  SilenceWatchdog watchdog_;
+  std::unique_ptr<pqxx::connection> conn_;  // destroyed before watchdog_
 };
 
 std::string Message(const absl::Status& s) { return std::string(s.message()); }
@@ -106,9 +138,8 @@ class PgHeartbeat final : public Heartbeat {
  public:
   PgHeartbeat(const Dsn& dsn, const ConnectOptions& options, std::string job)
       : job_(std::move(job)),
-        session_(dsn, options,
-                 {TimeoutSql("statement_timeout", kStatementTimeout),
-                  TimeoutSql("lock_timeout", kStatementTimeout),
+        session_(dsn, options, kStatementTimeout,
+                 {TimeoutSql("lock_timeout", kStatementTimeout),
                   // Never wait for a (possibly paused) synchronous standby.
                   "SET synchronous_commit = local"}) {}
 
@@ -160,9 +191,7 @@ class PgReplicaLag final : public Signal {
       : name_(std::move(name)),
         job_(std::move(job)),
         limits_(limits),
-        session_(dsn, options,
-                 {TimeoutSql("statement_timeout", kStatementTimeout)},
-                 CheckStandby) {}
+        session_(dsn, options, kStatementTimeout, {}, CheckStandby) {}
 
   Session& session() { return session_; }
   const std::string& name() const override { return name_; }
@@ -242,8 +271,7 @@ class PgStatReplication final : public Signal {
         kind_(kind),
         limits_(limits),
         expected_(std::move(expected)),
-        session_(dsn, options,
-                 {TimeoutSql("statement_timeout", kStatementTimeout)}) {}
+        session_(dsn, options, kStatementTimeout) {}
 
   const std::string& name() const override { return name_; }
 
@@ -327,16 +355,16 @@ absl::Status QueryError(absl::string_view flag, const absl::Status& s) {
   return absl::InvalidArgumentError(absl::StrCat(flag, ": ", s.message()));
 }
 
-std::vector<std::string> ReadOnlySetup(absl::Duration timeout) {
-  return {TimeoutSql("statement_timeout", timeout),
-          "SET default_transaction_read_only = on"};
+std::vector<std::string> ReadOnlySetup() {
+  return {"SET default_transaction_read_only = on"};
 }
 
 class PgProbe final : public Probe {
  public:
   PgProbe(const Dsn& dsn, const ConnectOptions& options, std::string sql,
           absl::Duration timeout)
-      : sql_(std::move(sql)), session_(dsn, options, ReadOnlySetup(timeout)) {}
+      : sql_(std::move(sql)),
+        session_(dsn, options, timeout, ReadOnlySetup()) {}
 
   absl::Status Run() override {
     return session_.Run("probe query failed", [&](auto& tx) {
@@ -356,7 +384,7 @@ class PgThrottleQuery final : public Signal {
                   std::string sql, double threshold)
       : sql_(std::move(sql)),
         threshold_(threshold),
-        session_(dsn, options, ReadOnlySetup(kStatementTimeout)) {}
+        session_(dsn, options, kStatementTimeout, ReadOnlySetup()) {}
 
   const std::string& name() const override { return name_; }
 
@@ -422,8 +450,7 @@ absl::StatusOr<std::vector<std::unique_ptr<Signal>>> OpenPrimaryLag(
     bool watch_time) {
   std::vector<std::unique_ptr<Signal>> out;
   if (!watch_time && limits.max_lag_bytes <= 0) return out;
-  Session session(dsn, options,
-                  {TimeoutSql("statement_timeout", kStatementTimeout)});
+  Session session(dsn, options, kStatementTimeout);
   bool allowed = false;
   absl::Status s =
       session.Run("cannot read pg_stat_replication", [&](auto& tx) {

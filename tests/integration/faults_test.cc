@@ -219,15 +219,12 @@ TEST_P(FaultsTest, StoppedReplicaHoldsWritesUntilItIsBack) {
 
 // A replica connection that goes silent mid-run (black-holed network, hung
 // proxy): the server's statement timeout cannot help, since its error never
-// arrives. The lag signal's client-side read bound turns the silence into a
-// lost connection, so writes hold (fail closed), the signal reconnects, and
-// the run finishes. Without the bound, the poller blocks for good, writes
-// stay held on a stale reading, and the run never ends.
+// arrives. The lag signal's client-side bound (MySQL's read timeout, the
+// PostgreSQL session's SilenceWatchdog) turns the silence into a lost
+// connection, so writes hold (fail closed), the signal reconnects, and the
+// run finishes. Without the bound, the poller blocks for good, writes stay
+// held on a stale reading, and the run never ends.
 TEST_P(FaultsTest, SilentReplicaConnectionIsDroppedAndRedialled) {
-  if (postgres_) {
-    GTEST_SKIP() << "libpq has no client read timeout; README, \"What is not "
-                    "done yet\"";
-  }
   constexpr int64_t kRows = 60000;
   CreateUsers(kRows);
   WaitForReplica(kRows);
