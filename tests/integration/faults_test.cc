@@ -1,6 +1,7 @@
 // Fault injection on the dev databases (issue 7): the primary restarted
 // mid-run, the engine's backends terminated, the replica stopped and started,
-// kill -9 at 20 random points of one run, the target column dropped mid-run.
+// kill -9 at 20 random points of one run, the target column dropped mid-run,
+// UPDATE revoked mid-run, a replica connection gone silent.
 // Each run either finishes with exact data or stops with exit 1 and an intact
 // checkpoint.
 //
@@ -339,6 +340,31 @@ TEST_P(FaultsTest, ColumnDroppedMidRunFailsWithCheckpointIntact) {
                        absl::StrCat("id <= ", last_id)),
             0);
   EXPECT_EQ(Mismatches("users", "login_name", "username"), kRows - last_id);
+}
+
+// UPDATE revoked mid-run: the next chunk fails with the server's "permission
+// denied" / "command denied" (exit 1), nothing is retried, and the
+// checkpoint (state failed) holds exactly the rows written before.
+TEST_P(FaultsTest, PermissionRevokedMidRunFailsWithCheckpointIntact) {
+  constexpr int64_t kRows = 60000;
+  CreateUsers(kRows);
+  std::vector<std::string> args = UsersRun({"--max-rows-per-second", "10000"});
+  args[2] = db_->CreateUpdater("backfill_updater", "updater-pw", "users");
+  CliProcess run(args);
+  ASSERT_TRUE(WaitForChunks(10)) << run.StderrSoFar();
+  db_->RevokeUpdate("backfill_updater", "users");
+  CliResult r = run.Wait(120);
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("denied"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("retrying in"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("updater-pw"), std::string::npos) << r.err;
+  EXPECT_EQ(
+      db_->Query("SELECT state FROM backfill_checkpoints WHERE job = 'users'"),
+      "failed");
+  const int64_t last_id =
+      ExpectDataMatchesCheckpoint("users", "users", "login_name", "username");
+  EXPECT_GE(last_id, 10 * 500);
+  EXPECT_LT(last_id, kRows);
 }
 
 BACKFILL_INSTANTIATE(FaultsTest);

@@ -62,6 +62,16 @@ class TestDb {
   // database. For tests that plant a password and look for it in output.
   virtual std::string CreateUser(const std::string& user, const std::string& password) = 0;
 
+  // Creates (or resets) a login `user`, no superuser, that may read and
+  // update `table` and keep backfill's own tables (backfill_checkpoints)
+  // in the scratch database (and, on PostgreSQL, read pg_stat_replication
+  // through pg_monitor, as lag watching needs), and nothing more; returns
+  // its DSN.
+  // RevokeUpdate takes UPDATE on `table` away again.
+  virtual std::string CreateUpdater(const std::string& user, const std::string& password,
+                                    const std::string& table) = 0;
+  virtual void RevokeUpdate(const std::string& user, const std::string& table) = 0;
+
   // Sequential (full) scans of `table` so far, or -1 where the server does
   // not count them per table.
   virtual int64_t SequentialScans(const std::string& table) = 0;

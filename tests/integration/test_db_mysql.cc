@@ -173,6 +173,28 @@ class MysqlTestDb final : public TestDb {
     return dsn.ToUri();
   }
 
+  std::string CreateUpdater(const std::string& user, const std::string& password,
+                            const std::string& table) override {
+    // Table-level grants only: a REVOKE on the table then takes effect
+    // (a database-level UPDATE would still cover it).
+    const std::string account = absl::StrCat("'", user, "'@'127.0.0.1'");
+    Exec(absl::StrCat("CREATE USER IF NOT EXISTS ", account));
+    Exec(absl::StrCat("ALTER USER ", account, " IDENTIFIED BY '", password, "'"));
+    Exec(absl::StrCat("GRANT SELECT, UPDATE ON ", QuoteIdent(name_), ".",
+                      QuoteIdent(table), " TO ", account));
+    Exec(absl::StrCat("GRANT ALL PRIVILEGES ON ", QuoteIdent(name_),
+                      ".`backfill_checkpoints` TO ", account));
+    Dsn dsn = ParseOrThrow(this->dsn());
+    dsn.user = user;
+    dsn.password = password;
+    return dsn.ToUri();
+  }
+
+  void RevokeUpdate(const std::string& user, const std::string& table) override {
+    Exec(absl::StrCat("REVOKE UPDATE ON ", QuoteIdent(name_), ".", QuoteIdent(table),
+                      " FROM '", user, "'@'127.0.0.1'"));
+  }
+
   void Analyze(const std::string& table) override {
     Query("ANALYZE TABLE " + QuoteIdent(table));  // returns a status row
   }

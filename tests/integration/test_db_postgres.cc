@@ -82,6 +82,26 @@ class PostgresTestDb final : public TestDb {
     return dsn->ToUri();
   }
 
+  std::string CreateUpdater(const std::string& user, const std::string& password,
+                            const std::string& table) override {
+    const bool exists =
+        Query(absl::StrCat("SELECT 1 FROM pg_roles WHERE rolname = '", user, "'")).has_value();
+    Exec(absl::StrCat(exists ? "ALTER ROLE " : "CREATE ROLE ", user,
+                      " LOGIN NOSUPERUSER PASSWORD '", password, "'"));
+    Exec(absl::StrCat("GRANT USAGE, CREATE ON SCHEMA public TO ", user));
+    Exec(absl::StrCat("GRANT SELECT, UPDATE ON ", table, " TO ", user));
+    // Lag watching without --replica reads pg_stat_replication.
+    Exec(absl::StrCat("GRANT pg_monitor TO ", user));
+    absl::StatusOr<Dsn> dsn = ParseDsn(this->dsn());
+    dsn->user = user;
+    dsn->password = password;
+    return dsn->ToUri();
+  }
+
+  void RevokeUpdate(const std::string& user, const std::string& table) override {
+    Exec(absl::StrCat("REVOKE UPDATE ON ", table, " FROM ", user));
+  }
+
   void Analyze(const std::string& table) override { Exec("ANALYZE " + table); }
 
   int64_t SequentialScans(const std::string& table) override {
