@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "engine/job.h"
 
 #include <algorithm>
@@ -9,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "engine/retry.h"
 
 namespace backfill {
@@ -29,11 +29,16 @@ void ApplyChunk(const ChunkResult& r, Checkpoint* cp, absl::Time now) {
 
 absl::string_view RunOutcomeName(RunOutcome outcome) {
   switch (outcome) {
-    case RunOutcome::kDone: return "done";
-    case RunOutcome::kStopped: return "stopped";
-    case RunOutcome::kPaused: return "paused";
-    case RunOutcome::kSliceEnd: return "slice_end";
-    case RunOutcome::kCritical: return "critical";
+    case RunOutcome::kDone:
+      return "done";
+    case RunOutcome::kStopped:
+      return "stopped";
+    case RunOutcome::kPaused:
+      return "paused";
+    case RunOutcome::kSliceEnd:
+      return "slice_end";
+    case RunOutcome::kCritical:
+      return "critical";
   }
   return "unknown";
 }
@@ -51,23 +56,26 @@ absl::StatusOr<std::unique_ptr<Job>> Job::Open(std::unique_ptr<Database> db,
   if (absl::Status s = ValidateJobSpec(spec); !s.ok()) return s;
   absl::StatusOr<JobPlan> plan = db->Prepare(spec);
   if (!plan.ok()) return plan.status();
-  absl::StatusOr<std::optional<Checkpoint>> existing = db->LoadCheckpoint(spec.job);
+  absl::StatusOr<std::optional<Checkpoint>> existing =
+      db->LoadCheckpoint(spec.job);
   if (!existing.ok()) return existing.status();
   if (existing->has_value() && !restart &&
       (*existing)->fingerprint != FingerprintJobSpec(spec)) {
     return absl::FailedPreconditionError(absl::StrCat(
         "job \"", spec.job, "\" has a checkpoint from a different spec (",
-        (*existing)->spec, "); pass --restart to start over with this one, "
+        (*existing)->spec,
+        "); pass --restart to start over with this one, "
         "or --job NAME to run it as a separate job"));
   }
-  return std::unique_ptr<Job>(
-      new Job(std::move(db), std::move(spec), *std::move(plan), *std::move(existing)));
+  return std::unique_ptr<Job>(new Job(std::move(db), std::move(spec),
+                                      *std::move(plan), *std::move(existing)));
 }
 
 absl::StatusOr<RunReport> Job::Run(const RunOptions& options) {
   Clock* clock = options.clock != nullptr ? options.clock : Clock::Real();
   Observer null_observer;
-  Observer* observer = options.observer != nullptr ? options.observer : &null_observer;
+  Observer* observer =
+      options.observer != nullptr ? options.observer : &null_observer;
   const absl::Time start = clock->Now();
   const std::string fingerprint = FingerprintJobSpec(spec_);
 
@@ -84,20 +92,23 @@ absl::StatusOr<RunReport> Job::Run(const RunOptions& options) {
 
   if (absl::Status s = db_->LockJob(spec_.job); !s.ok()) return s;
   if (absl::Status s = db_->EnsureCheckpointTable(); !s.ok()) return s;
-  absl::StatusOr<std::optional<Checkpoint>> loaded = db_->LoadCheckpoint(spec_.job);
+  absl::StatusOr<std::optional<Checkpoint>> loaded =
+      db_->LoadCheckpoint(spec_.job);
   if (!loaded.ok()) return loaded.status();
   std::optional<Checkpoint> existing = *std::move(loaded);
 
-  if (existing.has_value() && !options.restart && existing->fingerprint != fingerprint) {
+  if (existing.has_value() && !options.restart &&
+      existing->fingerprint != fingerprint) {
     return absl::FailedPreconditionError(absl::StrCat(
         "job \"", spec_.job, "\" has a checkpoint from a different spec (",
         existing->spec, "); pass --restart to start over"));
   }
   if (existing.has_value() && existing->pause_requested) {
-    return finish(RunOutcome::kPaused,
-                  absl::StrCat("paused by operator; run `backfill resume --job ",
-                               spec_.job, "` to let it continue"),
-                  *existing);
+    return finish(
+        RunOutcome::kPaused,
+        absl::StrCat("paused by operator; run `backfill resume --job ",
+                     spec_.job, "` to let it continue"),
+        *existing);
   }
 
   Checkpoint cp;
@@ -139,7 +150,7 @@ absl::StatusOr<RunReport> Job::Run(const RunOptions& options) {
 
   ChunkSizer sizer(options.chunking);
   Backoff backoff(clock);
-  int attempt = 0;                       // failed attempts of the current chunk
+  int attempt = 0;  // failed attempts of the current chunk
   std::optional<absl::Time> unavailable_since;
   // Set when the pause flag is seen while the throttle holds writes.
   bool pause_seen = false;
@@ -149,7 +160,8 @@ absl::StatusOr<RunReport> Job::Run(const RunOptions& options) {
   absl::Time ignored_reported = absl::InfinitePast();
   while (true) {
     if (options.cancel != nullptr && options.cancel->cancelled()) {
-      return stop(JobState::kStopped, RunOutcome::kStopped, "stopped by signal");
+      return stop(JobState::kStopped, RunOutcome::kStopped,
+                  "stopped by signal");
     }
     if (pause_seen) {
       cp.pause_requested = true;
@@ -169,7 +181,8 @@ absl::StatusOr<RunReport> Job::Run(const RunOptions& options) {
       // Between chunks: wait until pacing allows the next one. The loop top
       // handles whatever stopped the wait.
       auto should_stop = [&] {
-        if (options.cancel != nullptr && options.cancel->cancelled()) return true;
+        if (options.cancel != nullptr && options.cancel->cancelled())
+          return true;
         const absl::Time now = clock->Now();
         if (now - start >= options.max_duration) return true;
         if (now - pause_checked >= absl::Seconds(1)) {
@@ -193,8 +206,8 @@ absl::StatusOr<RunReport> Job::Run(const RunOptions& options) {
         cp.updated_at = clock->Now();
         (void)db_->SaveCheckpoint(cp);
       };
-      WaitResult wait =
-          options.throttle->WaitUntilAllowed(sizer.next_rows(), should_stop, on_wait);
+      WaitResult wait = options.throttle->WaitUntilAllowed(
+          sizer.next_rows(), should_stop, on_wait);
       report.throttled += wait.waited;
       if (wait.outcome == WaitResult::Outcome::kCritical) {
         return stop(JobState::kStopped, RunOutcome::kCritical, wait.reason);
@@ -218,21 +231,22 @@ absl::StatusOr<RunReport> Job::Run(const RunOptions& options) {
       if (names != ignored ||
           (!names.empty() && now - ignored_reported >= absl::Seconds(30))) {
         if (!names.empty()) {
-          observer->OnWarning(absl::StrCat(
-              "writing although ", names.size(),
-              names.size() == 1 ? " replica is" : " replicas are",
-              " unreachable (--ignore-unreachable-replicas): ",
-              absl::StrJoin(reasons, "; ")));
+          observer->OnWarning(
+              absl::StrCat("writing although ", names.size(),
+                           names.size() == 1 ? " replica is" : " replicas are",
+                           " unreachable (--ignore-unreachable-replicas): ",
+                           absl::StrJoin(reasons, "; ")));
         } else {
-          observer->OnWarning(absl::StrCat(
-              "replicas reachable again: ", absl::StrJoin(ignored, ", ")));
+          observer->OnWarning(absl::StrCat("replicas reachable again: ",
+                                           absl::StrJoin(ignored, ", ")));
         }
         ignored = std::move(names);
         ignored_reported = now;
       }
     }
 
-    ChunkRequest request{spec_.job, cp.last_key, *cp.high_water, sizer.next_rows()};
+    ChunkRequest request{spec_.job, cp.last_key, *cp.high_water,
+                         sizer.next_rows()};
     request.lock_timeout = options.lock_timeout;
     const absl::Time chunk_start = clock->Now();
     absl::StatusOr<ChunkResult> result = db_->RunChunk(request);
@@ -304,7 +318,8 @@ absl::StatusOr<RunReport> Job::Run(const RunOptions& options) {
     report.rows_written += result->rows_written;
     report.chunks += 1;
     sizer.Observe(result->rows_walked, chunk_end - chunk_start);
-    if (options.throttle != nullptr) options.throttle->RecordChunk(result->rows_walked);
+    if (options.throttle != nullptr)
+      options.throttle->RecordChunk(result->rows_walked);
 
     Progress progress;
     progress.checkpoint = &cp;
