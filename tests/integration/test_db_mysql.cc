@@ -159,40 +159,27 @@ class MysqlTestDb final : public TestDb {
 
   std::string CreateUser(const std::string& user,
                          const std::string& password) override {
-    // Accounts are server-wide: create once, then reset the password and
-    // grant this scratch database.
-    const std::string account = absl::StrCat("'", user, "'@'127.0.0.1'");
-    Exec(absl::StrCat("CREATE USER IF NOT EXISTS ", account));
-    Exec(absl::StrCat("ALTER USER ", account, " IDENTIFIED BY '", password,
-                      "'"));
+    std::string dsn = Login(user, password);
     Exec(absl::StrCat("GRANT ALL PRIVILEGES ON ", QuoteIdent(name_), ".* TO ",
-                      account));
-    Dsn dsn = ParseOrThrow(this->dsn());
-    dsn.user = user;
-    dsn.password = password;
-    return dsn.ToUri();
+                      Account(user)));
+    return dsn;
   }
 
   std::string CreateUpdater(const std::string& user, const std::string& password,
                             const std::string& table) override {
     // Table-level grants only: a REVOKE on the table then takes effect
     // (a database-level UPDATE would still cover it).
-    const std::string account = absl::StrCat("'", user, "'@'127.0.0.1'");
-    Exec(absl::StrCat("CREATE USER IF NOT EXISTS ", account));
-    Exec(absl::StrCat("ALTER USER ", account, " IDENTIFIED BY '", password, "'"));
+    std::string dsn = Login(user, password);
     Exec(absl::StrCat("GRANT SELECT, UPDATE ON ", QuoteIdent(name_), ".",
-                      QuoteIdent(table), " TO ", account));
+                      QuoteIdent(table), " TO ", Account(user)));
     Exec(absl::StrCat("GRANT ALL PRIVILEGES ON ", QuoteIdent(name_),
-                      ".`backfill_checkpoints` TO ", account));
-    Dsn dsn = ParseOrThrow(this->dsn());
-    dsn.user = user;
-    dsn.password = password;
-    return dsn.ToUri();
+                      ".`backfill_checkpoints` TO ", Account(user)));
+    return dsn;
   }
 
   void RevokeUpdate(const std::string& user, const std::string& table) override {
     Exec(absl::StrCat("REVOKE UPDATE ON ", QuoteIdent(name_), ".", QuoteIdent(table),
-                      " FROM '", user, "'@'127.0.0.1'"));
+                      " FROM ", Account(user)));
   }
 
   void Analyze(const std::string& table) override {
@@ -237,6 +224,21 @@ class MysqlTestDb final : public TestDb {
   std::string UuidType() const override { return "CHAR(36)"; }
 
  private:
+  static std::string Account(const std::string& user) {
+    return absl::StrCat("'", user, "'@'127.0.0.1'");
+  }
+
+  // Accounts are server-wide: creates `user` once, then resets its password;
+  // returns its DSN for the scratch database. Grants are the caller's.
+  std::string Login(const std::string& user, const std::string& password) {
+    Exec(absl::StrCat("CREATE USER IF NOT EXISTS ", Account(user)));
+    Exec(absl::StrCat("ALTER USER ", Account(user), " IDENTIFIED BY '", password, "'"));
+    Dsn dsn = ParseOrThrow(this->dsn());
+    dsn.user = user;
+    dsn.password = password;
+    return dsn.ToUri();
+  }
+
   const std::string admin_dsn_;
   const std::string replica_dsn_;
   const std::string name_;

@@ -70,32 +70,17 @@ class PostgresTestDb final : public TestDb {
   }
 
   std::string CreateUser(const std::string& user, const std::string& password) override {
-    // Roles are cluster-wide and may own objects in older scratch databases:
-    // reuse one rather than dropping it.
-    const bool exists =
-        Query(absl::StrCat("SELECT 1 FROM pg_roles WHERE rolname = '", user, "'")).has_value();
-    Exec(absl::StrCat(exists ? "ALTER ROLE " : "CREATE ROLE ", user,
-                      " LOGIN SUPERUSER PASSWORD '", password, "'"));
-    absl::StatusOr<Dsn> dsn = ParseDsn(this->dsn());
-    dsn->user = user;
-    dsn->password = password;
-    return dsn->ToUri();
+    return LoginRole(user, password, "SUPERUSER");
   }
 
   std::string CreateUpdater(const std::string& user, const std::string& password,
                             const std::string& table) override {
-    const bool exists =
-        Query(absl::StrCat("SELECT 1 FROM pg_roles WHERE rolname = '", user, "'")).has_value();
-    Exec(absl::StrCat(exists ? "ALTER ROLE " : "CREATE ROLE ", user,
-                      " LOGIN NOSUPERUSER PASSWORD '", password, "'"));
+    std::string dsn = LoginRole(user, password, "NOSUPERUSER");
     Exec(absl::StrCat("GRANT USAGE, CREATE ON SCHEMA public TO ", user));
     Exec(absl::StrCat("GRANT SELECT, UPDATE ON ", table, " TO ", user));
     // Lag watching without --replica reads pg_stat_replication.
     Exec(absl::StrCat("GRANT pg_monitor TO ", user));
-    absl::StatusOr<Dsn> dsn = ParseDsn(this->dsn());
-    dsn->user = user;
-    dsn->password = password;
-    return dsn->ToUri();
+    return dsn;
   }
 
   void RevokeUpdate(const std::string& user, const std::string& table) override {
@@ -131,6 +116,22 @@ class PostgresTestDb final : public TestDb {
   std::string UuidType() const override { return "uuid"; }
 
  private:
+  // Creates or resets login role `user` (`attributes`: SUPERUSER or
+  // NOSUPERUSER); returns its DSN for the scratch database. Roles are
+  // cluster-wide and may own objects in older scratch databases: reuse one
+  // rather than dropping it.
+  std::string LoginRole(const std::string& user, const std::string& password,
+                        const std::string& attributes) {
+    const bool exists =
+        Query(absl::StrCat("SELECT 1 FROM pg_roles WHERE rolname = '", user, "'")).has_value();
+    Exec(absl::StrCat(exists ? "ALTER ROLE " : "CREATE ROLE ", user, " LOGIN ", attributes,
+                      " PASSWORD '", password, "'"));
+    absl::StatusOr<Dsn> dsn = ParseDsn(this->dsn());
+    dsn->user = user;
+    dsn->password = password;
+    return dsn->ToUri();
+  }
+
   // A pg_stat_user_tables counter of `table` once every backend has
   // reported it: this connection's own pending counts are flushed at its next
   // transaction end once forced; other backends report when idle or at exit,
