@@ -14,12 +14,6 @@ namespace {
 constexpr double kInfinity = std::numeric_limits<double>::infinity();
 constexpr absl::string_view kOperatorReason = "paused by operator";
 
-double BucketSize(const ThrottleOptions& options) {
-  if (!(options.max_rows_per_second > 0)) return 0;
-  if (options.burst_rows > 0) return static_cast<double>(options.burst_rows);
-  return std::max(1.0, options.max_rows_per_second);
-}
-
 }  // namespace
 
 ThrottleController::ThrottleController(const ThrottleOptions& options)
@@ -31,12 +25,12 @@ ThrottleController::ThrottleController(const ThrottleOptions& options)
         }
         return o;
       }()),
-      clock_(options.clock != nullptr ? options.clock : Clock::Real()),
-      bucket_size_(BucketSize(options)) {
+      clock_(options.clock != nullptr ? options.clock : Clock::Real()) {
   const absl::Time now = clock_->Now();
   absl::MutexLock lock(&mu_);
   last_evaluated_ = now;
-  tokens_ = bucket_size_;
+  if (options_.pace.has_value()) pace_.emplace(*options_.pace, now);
+  tokens_ = BucketLocked();
   tokens_at_ = now;
 }
 
@@ -150,6 +144,7 @@ Decision ThrottleController::EvaluateLocked(absl::Time now) {
     }
   }
   if (worst_entry == nullptr) worst = 0;  // no signal left to count
+  StepPaceLocked(now, worst, worst_name);
   if (worst >= 1) {
     signal_paused_ = true;
   } else if (worst < options_.resume_utilisation) {
@@ -201,30 +196,80 @@ Decision ThrottleController::EvaluateLocked(absl::Time now) {
   return d;
 }
 
+double ThrottleController::RateLocked() const {
+  const double cap = options_.max_rows_per_second > 0
+                         ? options_.max_rows_per_second
+                         : std::numeric_limits<double>::infinity();
+  const double rate = pace_.has_value() && pace_->rows_per_second() > 0
+                          ? std::min(cap, pace_->rows_per_second())
+                          : cap;
+  return std::isfinite(rate) ? rate : 0;
+}
+
+double ThrottleController::BucketLocked() const {
+  const double rate = RateLocked();
+  if (rate == 0) return 0;
+  if (options_.burst_rows > 0) return static_cast<double>(options_.burst_rows);
+  return std::max(1.0, rate);
+}
+
 double ThrottleController::TokensLocked(absl::Time now) const {
   // Whole nanoseconds first, so round rates and times refill exactly.
   const double elapsed_ns = static_cast<double>(
       std::max<int64_t>(0, absl::ToInt64Nanoseconds(now - tokens_at_)));
-  const double refill = options_.max_rows_per_second * elapsed_ns / 1e9;
-  return std::min(bucket_size_, tokens_ + refill);
+  const double refill = RateLocked() * elapsed_ns / 1e9;
+  return std::min(BucketLocked(), tokens_ + refill);
+}
+
+void ThrottleController::StepPaceLocked(absl::Time now, double worst,
+                                        const std::string* name) {
+  if (!pace_.has_value()) return;
+  // The bucket fills at the old rate up to now, at the new one after.
+  const double tokens = TokensLocked(now);
+  if (!pace_->Observe(now, worst)) return;
+  tokens_ = std::min(tokens, BucketLocked());
+  tokens_at_ = std::max(tokens_at_, now);
+  pace_signal_ = name != nullptr ? *name : "";
+  pace_reason_.clear();
+  if (name != nullptr) {
+    pace_reason_ = Reason(*name, signals_.find(*name)->second, now);
+  }
+}
+
+std::string ThrottleController::RateWaitReasonLocked(std::string* label) {
+  const double rate = RateLocked();
+  if (!pace_.has_value() || pace_->rows_per_second() == 0 ||
+      (options_.max_rows_per_second > 0 &&
+       rate >= options_.max_rows_per_second)) {
+    *label = std::string(kRateLabel);
+    return absl::StrCat(kRateLabel, " ", FormatQuantity(rate, ""));
+  }
+  *label = std::string(kPaceLabel);
+  std::string reason =
+      absl::StrCat(kPaceLabel, " ", FormatQuantity(rate, ""), " rows/s");
+  if (!pace_reason_.empty()) absl::StrAppend(&reason, " (", pace_reason_, ")");
+  return reason;
 }
 
 absl::Duration ThrottleController::DelayFor(int64_t rows) const {
-  if (bucket_size_ == 0 || rows <= 0) return absl::ZeroDuration();
+  if (rows <= 0) return absl::ZeroDuration();
   const absl::Time now = clock_->Now();
   absl::MutexLock lock(&mu_);
-  const double need = std::min(static_cast<double>(rows), bucket_size_);
+  const double rate = RateLocked();
+  if (rate == 0) return absl::ZeroDuration();
+  const double need = std::min(static_cast<double>(rows), BucketLocked());
   const double missing = need - TokensLocked(now);
   // Tolerate rounding so that sleeping exactly the returned delay suffices.
   if (missing <= 1e-6) return absl::ZeroDuration();
-  return absl::Nanoseconds(
-      std::ceil(missing * 1e9 / options_.max_rows_per_second - 1e-6));
+  return absl::Nanoseconds(std::ceil(missing * 1e9 / rate - 1e-6));
 }
 
 void ThrottleController::RecordChunk(int64_t rows) {
-  if (bucket_size_ == 0 || rows <= 0) return;
+  if (rows <= 0) return;
   const absl::Time now = clock_->Now();
   absl::MutexLock lock(&mu_);
+  if (pace_.has_value()) pace_->RecordRows(now, rows);
+  if (RateLocked() == 0) return;
   tokens_ = TokensLocked(now) - static_cast<double>(rows);
   tokens_at_ = std::max(tokens_at_, now);
 }
@@ -243,7 +288,7 @@ WaitResult ThrottleController::WaitUntilAllowed(
       break;
     }
     absl::Duration sleep;
-    bool rate_wait = false;
+    std::string rate_label;  // set when waiting on the bucket
     if (!d.proceed()) {
       result.reason = d.reason;
       if (d.label != last_label) {
@@ -257,10 +302,11 @@ WaitResult ThrottleController::WaitUntilAllowed(
         result.outcome = WaitResult::Outcome::kProceed;
         break;
       }
-      result.reason = absl::StrCat(
-          kRateLabel, " ", FormatQuantity(options_.max_rows_per_second, ""));
+      {
+        absl::MutexLock lock(&mu_);
+        result.reason = RateWaitReasonLocked(&rate_label);
+      }
       sleep = std::min(delay, options_.wait_step);
-      rate_wait = true;
     }
     if (should_stop()) {
       result.outcome = WaitResult::Outcome::kStopped;
@@ -268,12 +314,10 @@ WaitResult ThrottleController::WaitUntilAllowed(
     }
     const absl::Time before = clock_->Now();
     clock_->SleepFor(sleep);
-    if (rate_wait) {
+    if (!rate_label.empty()) {
       const absl::Duration slept = clock_->Now() - before;
       absl::MutexLock lock(&mu_);
-      if (slept > absl::ZeroDuration()) {
-        throttle_time_[std::string(kRateLabel)] += slept;
-      }
+      if (slept > absl::ZeroDuration()) throttle_time_[rate_label] += slept;
     }
   }
   result.waited = clock_->Now() - start;
@@ -290,6 +334,11 @@ ThrottleState ThrottleController::State() {
   state.reason = d.reason;
   state.label = d.label;
   state.since = throttled_since_;
+  if (pace_.has_value()) {
+    state.paced = true;
+    state.pace_rows_per_second = pace_->rows_per_second();
+    state.pace_signal = pace_signal_;
+  }
   return state;
 }
 
@@ -307,6 +356,27 @@ std::vector<SignalStatus> ThrottleController::Signals() {
     s.utilisation = Utilisation(entry, now);
     s.reason = Reason(name, entry, now);
     out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::string ThrottleController::PacingSummary() {
+  const absl::Time now = clock_->Now();
+  absl::MutexLock lock(&mu_);
+  EvaluateLocked(now);
+  if (!pace_.has_value()) return "";
+  const double pace = pace_->rows_per_second();
+  std::string out =
+      absl::StrCat(kPaceLabel, " ",
+                   pace > 0 ? absl::StrCat(FormatQuantity(pace, ""), " rows/s")
+                            : "unlimited");
+  if (!pace_reason_.empty()) absl::StrAppend(&out, " (", pace_reason_, ")");
+  for (const auto& [name, entry] : signals_) {
+    if (name == pace_signal_ || !entry.reading.has_value() ||
+        !(entry.reading->floor > 0)) {
+      continue;
+    }
+    absl::StrAppend(&out, "; ", Reason(name, entry, now));
   }
   return out;
 }

@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "throttle/clock.h"
+#include "throttle/pace.h"
 #include "throttle/signal.h"
 
 namespace backfill {
@@ -39,10 +40,16 @@ struct ThrottleOptions {
   // --max-rows-per-second: long-run cap on rows written, enforced by a token
   // bucket through DelayFor / WaitUntilAllowed. 0 (default) = no cap.
   double max_rows_per_second = 0;
+  // The proportional pace (Pace): a rows/s rate below the cap, raised while
+  // every signal is comfortably under its threshold and lowered as one nears
+  // it, enforced by the same token bucket. nullopt (default): no pace; the
+  // signals only pause writes.
+  std::optional<PaceOptions> pace;
   // Bucket size: rows that may go at once after an idle period. The bucket
-  // starts full. 0 (default) = one second's worth (max_rows_per_second rows,
-  // at least 1). A chunk bigger than the bucket waits for a full bucket and
-  // leaves a debt the next chunk waits off, so the long-run rate still holds.
+  // starts full. 0 (default) = one second's worth of the rate in force (the
+  // cap, or the pace when lower; at least 1 row). A chunk bigger than the
+  // bucket waits for a full bucket and leaves a debt the next chunk waits
+  // off, so the long-run rate still holds.
   int64_t burst_rows = 0;
 
   // WaitUntilAllowed sleeps at most this long between re-checks, so it notices
@@ -120,6 +127,13 @@ struct ThrottleState {
   // When the current throttled episode began (InfinitePast when not
   // throttled). A change of reason within an episode does not reset it.
   absl::Time since = absl::InfinitePast();
+  // The pace in force (rows/s), 0 while unlimited or without
+  // ThrottleOptions::pace, and the
+  // signal that set it at its last step (the one nearest its threshold;
+  // empty before the first step).
+  bool paced = false;  // ThrottleOptions::pace is set
+  double pace_rows_per_second = 0;
+  std::string pace_signal;
 };
 
 // How WaitUntilAllowed ended.
@@ -151,7 +165,10 @@ struct WaitResult {
 //     +inf (fail closed);
 //   - the operator pause holds writes while set, independently of signals
 //     and with no hysteresis;
-//   - a reading past its critical limit makes Check() return kCritical.
+//   - a reading past its critical limit makes Check() return kCritical;
+//   - with ThrottleOptions::pace, once a period the pace steps toward the
+//     rate at which the worst signal sits at the pace's target utilisation;
+//     DelayFor then spaces chunks to the lower of the pace and the cap.
 // When several reasons apply, Check() reports the most severe: critical,
 // then the operator pause, then the signal with the highest utilisation
 // (ties: the first by name).
@@ -163,9 +180,10 @@ struct WaitResult {
 // and never while holding the controller's lock.
 class ThrottleController {
  public:
-  // Label under which WaitUntilAllowed accounts time spent waiting on the
-  // --max-rows-per-second cap.
+  // Labels under which WaitUntilAllowed accounts time spent waiting on the
+  // --max-rows-per-second cap, and on the pace when it is below the cap.
   static constexpr absl::string_view kRateLabel = "max_rows_per_second";
+  static constexpr absl::string_view kPaceLabel = "pace";
 
   explicit ThrottleController(const ThrottleOptions& options = {});
 
@@ -195,14 +213,16 @@ class ThrottleController {
   // the throttle reason then in force. Does not look at the rows/s cap.
   Decision Check();
 
-  // How long from now until a chunk of `rows` rows fits the rows/s cap:
-  // zero when there is no cap or the bucket holds min(rows, bucket size)
-  // tokens. Pure: takes nothing from the bucket (RecordChunk does).
+  // How long from now until a chunk of `rows` rows fits the rate in force
+  // (the rows/s cap, or the pace when lower): zero when there is neither or
+  // the bucket holds min(rows, bucket size) tokens. Pure: takes nothing from
+  // the bucket (RecordChunk does).
   absl::Duration DelayFor(int64_t rows) const;
 
   // Takes `rows` written rows from the token bucket (it may go into debt,
-  // which later DelayFor calls wait off). Call once per committed chunk with
-  // the rows it walked; a no-op without a cap.
+  // which later DelayFor calls wait off) and counts them toward the rate the
+  // copier achieves (see Pace). Call once per committed chunk with the rows
+  // it walked; a no-op without a cap or a pace.
   void RecordChunk(int64_t rows);
 
   // Blocks (through clock->SleepFor, at most options.wait_step at a time)
@@ -226,6 +246,13 @@ class ThrottleController {
   // One entry per registered signal, sorted by name, evaluated at Now().
   std::vector<SignalStatus> Signals();
 
+  // The pace in force and why, for `backfill status`: "pace 1200 rows/s
+  // (throttle_query 9 < 10)", the signal that set it at its last step; then
+  // every signal with a quiet floor (the commit latency's baseline) not
+  // already named: "pace unlimited; commit_latency p95 1.3ms < 1.65ms,
+  // quiet 1.1ms". Empty without ThrottleOptions::pace.
+  std::string PacingSummary();
+
   // Total time spent throttled, per Decision::label, including the episode
   // in progress up to Now(). For backfill_throttle_seconds_total{reason}.
   std::map<std::string, absl::Duration> ThrottleTime();
@@ -245,12 +272,22 @@ class ThrottleController {
 
   // Charges time since the last evaluation, then recomputes the state.
   Decision EvaluateLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Tokens in the bucket at `now` (may be negative: debt).
+  // The rate the bucket enforces (rows/s; 0: none), its size, and the
+  // tokens in it at `now` (may be negative: debt).
+  double RateLocked() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  double BucketLocked() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   double TokensLocked(absl::Time now) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // One step of the pace, if one is due, with the worst utilisation `worst`
+  // of signal `name`.
+  void StepPaceLocked(absl::Time now, double worst, const std::string* name)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The reason of a wait on the bucket: "max_rows_per_second 5000" or
+  // "pace 1200 rows/s (<signal reason>)"; sets *label.
+  std::string RateWaitReasonLocked(std::string* label)
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   const ThrottleOptions options_;
   Clock* const clock_;
-  const double bucket_size_;  // tokens; 0 when there is no cap
 
   mutable absl::Mutex mu_;
   std::map<std::string, Entry, std::less<>> signals_ ABSL_GUARDED_BY(mu_);
@@ -263,6 +300,9 @@ class ThrottleController {
   std::map<std::string, absl::Duration> throttle_time_ ABSL_GUARDED_BY(mu_);
   double tokens_ ABSL_GUARDED_BY(mu_);
   absl::Time tokens_at_ ABSL_GUARDED_BY(mu_);
+  std::optional<Pace> pace_ ABSL_GUARDED_BY(mu_);
+  std::string pace_signal_ ABSL_GUARDED_BY(mu_);  // worst at the last step
+  std::string pace_reason_ ABSL_GUARDED_BY(mu_);  // its Describe()
 };
 
 }  // namespace backfill

@@ -46,10 +46,14 @@ Reading Reading::Unreadable(std::string error) {
 }
 
 double Reading::Utilisation() const {
-  if (!ok || std::isnan(value) || !(threshold > 0)) {
+  if (!ok || std::isnan(value) || !ValidThreshold()) {
     return std::numeric_limits<double>::infinity();
   }
-  return Effective() / threshold;
+  return (Effective() - floor) / (threshold - floor);
+}
+
+bool Reading::ValidThreshold() const {
+  return threshold > 0 && floor >= 0 && floor < threshold;
 }
 
 double Reading::Effective() const {
@@ -65,7 +69,7 @@ std::string Reading::Describe(absl::string_view name) const {
   if (std::isnan(value)) {
     return absl::StrCat(name, " unreadable: value is not a number");
   }
-  if (!(threshold > 0)) {
+  if (!ValidThreshold()) {
     return absl::StrCat(name, " unreadable: invalid threshold ",
                         FormatQuantity(threshold, unit));
   }
@@ -77,8 +81,10 @@ std::string Reading::Describe(absl::string_view name) const {
   if (effective > value) {
     rising = absl::StrCat(" rising to ", FormatQuantity(effective, unit));
   }
+  std::string quiet;
+  if (floor > 0) quiet = absl::StrCat(", quiet ", FormatQuantity(floor, unit));
   return absl::StrCat(name, " ", FormatQuantity(value, unit), rising, op,
-                      FormatQuantity(threshold, unit));
+                      FormatQuantity(threshold, unit), quiet);
 }
 
 std::string FormatQuantity(double value, absl::string_view unit) {

@@ -37,6 +37,13 @@ struct Reading {
   // writes pause before the value itself crosses the threshold. The critical
   // limit applies to the value alone.
   std::optional<double> forecast;
+  // What the signal reads on a quiet server, when that is not 0: the commit
+  // latency's baseline, measured before the first chunk. Utilisation then
+  // counts the excess over it, (max(value, forecast) - floor) / (threshold -
+  // floor), so that a threshold close to the baseline (1.25x) still has room
+  // between "quiet" and "pause". Must be below threshold (else the reading
+  // is unreadable: "invalid threshold"). Default 0.
+  double floor = 0;
   // The --critical-* limit in the same unit, or 0 for none. A value >= a
   // non-zero critical makes the controller's decision kCritical (the engine
   // checkpoints and exits 4). A failed reading is never critical: an
@@ -54,13 +61,16 @@ struct Reading {
   // A reading that failed with `error`.
   static Reading Unreadable(std::string error);
 
-  // max(value, forecast) / threshold; +infinity if the reading failed, the
-  // value is NaN or the threshold is not positive (fail closed). Writes pause
-  // at >= 1.
+  // (max(value, forecast) - floor) / (threshold - floor); +infinity if the
+  // reading failed, the value is NaN or the threshold is not above floor and
+  // 0 (fail closed). Writes pause at >= 1.
   double Utilisation() const;
 
   // The higher of value and forecast: what utilisation counts.
   double Effective() const;
+
+  // threshold > 0 and 0 <= floor < threshold.
+  bool ValidThreshold() const;
 
   // True if ok and a critical threshold is set and value >= critical.
   bool Critical() const;
@@ -71,6 +81,7 @@ struct Reading {
   //   at threshold:    "replication_lag replica=r1 1s >= 1s"
   //   under:           "replication_lag replica=r1 0.4s < 1s"
   //   forecast higher: "replication_lag replica=r1 0.7s rising to 1.1s > 1s"
+  //   with a floor:    "commit_latency p95 2ms > 1.65ms, quiet 1.1ms"
   //   failed:          "replication_lag replica=r1 unreadable: <error>"
   std::string Describe(absl::string_view name) const;
 };

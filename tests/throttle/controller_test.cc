@@ -1,5 +1,6 @@
 #include "throttle/controller.h"
 
+#include <cmath>
 #include <functional>
 #include <string>
 #include <thread>
@@ -408,6 +409,122 @@ TEST_F(ControllerTest, TokenBucketHoldsRateOverSimulatedTime) {
   EXPECT_GT(clock_.slept(), absl::Seconds(15));
   std::map<std::string, absl::Duration> t = c.ThrottleTime();
   EXPECT_EQ(t[std::string(ThrottleController::kRateLabel)], clock_.slept());
+}
+
+// A pace that starts at `rows_per_second` rather than unlimited.
+PaceOptions Paced(double rows_per_second) {
+  PaceOptions p;
+  p.initial_rows_per_second = rows_per_second;
+  return p;
+}
+
+TEST(ReadingTest, FloorCountsTheExcessOverQuiet) {
+  Reading r = Reading::Ok(0.0015, 0.002, "s");
+  r.floor = 0.001;
+  EXPECT_DOUBLE_EQ(r.Utilisation(), 0.5);
+  EXPECT_EQ(r.Describe("commit_latency p95"),
+            "commit_latency p95 1.5ms < 2ms, quiet 1ms");
+  r.floor = 0.002;  // no room at all: fail closed
+  EXPECT_TRUE(std::isinf(r.Utilisation()));
+  EXPECT_EQ(r.Describe("commit_latency p95"),
+            "commit_latency p95 unreadable: invalid threshold 2ms");
+}
+
+TEST_F(ControllerTest, PaceSpacesChunksAndAccountsItsWaits) {
+  ThrottleOptions o = Options();
+  o.pace = Paced(1000);
+  ThrottleController c(o);
+  c.Update(kQuery, Reading::Ok(5, 10));  // 0.5: at the pace's target
+  EXPECT_EQ(c.DelayFor(1000), absl::ZeroDuration());  // a full bucket
+  c.RecordChunk(1000);
+  EXPECT_EQ(c.DelayFor(1000), absl::Seconds(1));
+  WaitResult w = c.WaitUntilAllowed(1000, [] { return false; });
+  EXPECT_EQ(w.outcome, WaitResult::Outcome::kProceed);
+  EXPECT_EQ(w.waited, absl::Seconds(1));
+  EXPECT_EQ(w.reason, "pace 1000 rows/s");
+  EXPECT_EQ(c.ThrottleTime()[std::string(ThrottleController::kPaceLabel)],
+            absl::Seconds(1));
+  // Waiting on the pace is not a throttle: writes are not held.
+  EXPECT_FALSE(c.State().throttled);
+}
+
+TEST_F(ControllerTest, PaceFollowsTheSignalNearestItsThreshold) {
+  ThrottleOptions o = Options();
+  o.pace = Paced(1000);
+  o.staleness_limit = absl::InfiniteDuration();  // no poller here
+  ThrottleController c(o);
+  c.Update(kLag, Lag(0.1));
+  c.Update(kQuery, Reading::Ok(9, 10));  // 0.9: the worst, under 1
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_TRUE(c.Check().proceed());  // the pace's first step
+  ThrottleState st = c.State();
+  // x exp(0.5 * (0.5 - 0.9))
+  EXPECT_NEAR(st.pace_rows_per_second, 1000 * std::exp(-0.2), 1e-6);
+  EXPECT_EQ(st.pace_signal, kQuery);
+  EXPECT_TRUE(st.paced);
+  EXPECT_EQ(c.PacingSummary(), "pace 819 rows/s (throttle_query 9 < 10)");
+  // A signal with a quiet floor is always named: `status` shows the
+  // commit latency's baseline.
+  Reading commit = Reading::Ok(0.0012, 0.003, "s");
+  commit.floor = 0.001;
+  c.Update("commit_latency p95", commit);
+  EXPECT_EQ(c.PacingSummary(),
+            "pace 819 rows/s (throttle_query 9 < 10); commit_latency p95 "
+            "1.2ms < 3ms, quiet 1ms");
+  c.RecordChunk(819);
+  WaitResult w = c.WaitUntilAllowed(819, [] { return false; });
+  EXPECT_THAT(w.reason, ::testing::StartsWith("pace "));
+  EXPECT_THAT(w.reason, ::testing::HasSubstr("(throttle_query 9 < 10)"));
+}
+
+TEST_F(ControllerTest, RowsCapWinsWhenBelowThePace) {
+  ThrottleOptions o = Options();
+  o.pace = Paced(1000);
+  o.max_rows_per_second = 500;
+  ThrottleController c(o);
+  c.RecordChunk(500);
+  WaitResult w = c.WaitUntilAllowed(500, [] { return false; });
+  EXPECT_EQ(w.waited, absl::Seconds(1));
+  EXPECT_EQ(w.reason, "max_rows_per_second 500");
+  EXPECT_EQ(c.ThrottleTime()[std::string(ThrottleController::kRateLabel)],
+            absl::Seconds(1));
+  EXPECT_EQ(c.ThrottleTime().count(std::string(ThrottleController::kPaceLabel)),
+            0u);
+}
+
+TEST_F(ControllerTest, AnUnlimitedPaceEngagesAtTheCopiersRate) {
+  ThrottleOptions o = Options();
+  o.pace = PaceOptions();
+  o.staleness_limit = absl::InfiniteDuration();
+  ThrottleController c(o);
+  c.Update(kQuery, Reading::Ok(2, 10));
+  EXPECT_EQ(c.PacingSummary(), "pace unlimited");
+  for (int s = 1; s <= 3; ++s) {  // flat out: 30000 rows/s
+    clock_.Advance(absl::Seconds(1));
+    EXPECT_EQ(c.DelayFor(30000), absl::ZeroDuration());
+    c.RecordChunk(30000);
+    c.Check();
+  }
+  EXPECT_EQ(c.State().pace_rows_per_second, 0);
+  c.Update(kQuery, Reading::Ok(9.9, 10));  // the server is suffering
+  clock_.Advance(absl::Seconds(1));
+  c.RecordChunk(30000);
+  c.Check();
+  // 30000 rows/s achieved, times exp(0.5 * (0.5 - 0.99)).
+  EXPECT_NEAR(c.State().pace_rows_per_second, 30000 * std::exp(-0.245), 1);
+  c.RecordChunk(30000);
+  EXPECT_GT(c.DelayFor(30000), absl::Milliseconds(500));
+}
+
+TEST_F(ControllerTest, NoPaceWithoutPaceOptions) {
+  ThrottleController c(Options());
+  c.Update(kQuery, Reading::Ok(9, 10));
+  clock_.Advance(absl::Seconds(5));
+  EXPECT_EQ(c.State().pace_rows_per_second, 0);
+  EXPECT_FALSE(c.State().paced);
+  EXPECT_EQ(c.PacingSummary(), "");
+  c.RecordChunk(1000000);
+  EXPECT_EQ(c.DelayFor(1000000), absl::ZeroDuration());
 }
 
 TEST_F(ControllerTest, WaitUntilAllowedWaitsForResume) {
