@@ -90,6 +90,22 @@ absl::StatusOr<std::unique_ptr<Signal>> OpenProbeSignal(
       *std::move(probe), max_latency, clock));
 }
 
+absl::StatusOr<std::vector<std::unique_ptr<Signal>>> OpenLoadSignals(
+    const ConnectOptions& primary, const std::vector<LoadLimit>& limits) {
+  absl::StatusOr<Dsn> dsn = Parse(primary);
+  if (!dsn.ok()) return dsn.status();
+  std::vector<std::unique_ptr<Signal>> out;
+  for (const LoadLimit& limit : limits) {
+    absl::StatusOr<std::unique_ptr<Signal>> signal =
+        dsn->kind == DatabaseKind::kPostgres
+            ? pg::OpenLoad(*dsn, primary, limit)
+            : mysql::OpenLoad(*dsn, primary, limit);
+    if (!signal.ok()) return signal.status();
+    out.push_back(*std::move(signal));
+  }
+  return out;
+}
+
 absl::StatusOr<std::unique_ptr<Signal>> OpenThrottleQuerySignal(
     const ConnectOptions& primary, const std::string& sql, double threshold) {
   absl::StatusOr<Dsn> dsn = Parse(primary);

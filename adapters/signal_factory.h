@@ -41,11 +41,26 @@ struct LagLimits {
   int64_t max_lag_bytes = 0;
 };
 
+// One variable of --max-load / --critical-load.
+struct LoadLimit {
+  // MySQL: a global status variable (SHOW GLOBAL STATUS), compared without
+  // regard to case, e.g. "Threads_running". PostgreSQL: "active_sessions",
+  // the client backends that are not idle, the engine's own excluded.
+  std::string variable;
+  // Writes pause at this value (the pace slows as it nears it). 0: only a
+  // critical limit.
+  double max = 0;
+  // At this value the run checkpoints and exits 4. 0: none.
+  double critical = 0;
+};
+
 // The heartbeat writer on the primary for `job`. Creates the table
 // `backfill_heartbeat (job, ts)` if it does not exist (one row per job) and
 // upserts the job's row with the primary's clock: clock_timestamp() on
-// PostgreSQL (with synchronous_commit = local, so a paused synchronous
-// standby cannot stall it), UTC_TIMESTAMP(6) on MySQL.
+// PostgreSQL, UTC_TIMESTAMP(6) on MySQL. Each upsert is one autocommit
+// statement with the server's normal durability (synchronous_commit,
+// innodb_flush_log_at_trx_commit, sync_binlog as configured), so that the
+// Pacer can time it as the commit latency the application sees.
 absl::StatusOr<std::unique_ptr<Heartbeat>> OpenHeartbeat(
     const ConnectOptions& primary, const std::string& job);
 
@@ -92,6 +107,22 @@ absl::StatusOr<std::unique_ptr<Signal>> OpenProbeSignal(
 // Statement timeout of the probe query for `max_latency`, so callers can
 // set the controller's staleness limit above it.
 absl::Duration ProbeTimeout(absl::Duration max_latency);
+
+// The load signals (--max-load, --critical-load): one per variable, named
+// "load <variable>" as given, each read every 250ms on its own read-only
+// session of the primary, against limit.max (or limit.critical when only
+// that is set) with limit.critical as its critical limit.
+//   MySQL: SHOW GLOBAL STATUS WHERE Variable_name = ...; the count includes
+//     the engine's own statement while a chunk runs, as with gh-ost.
+//   PostgreSQL: only "active_sessions": client backends of pg_stat_activity
+//     whose state is not idle, without the engine's own sessions
+//     (application_name backfill and backfill-pacer) and the signal's own.
+//     Needs pg_read_all_stats (or pg_monitor, or superuser) to see other
+//     roles' sessions: kPermissionDenied otherwise.
+// Each variable is read once at open: kInvalidArgument for an unknown
+// variable or one that is not a number.
+absl::StatusOr<std::vector<std::unique_ptr<Signal>>> OpenLoadSignals(
+    const ConnectOptions& primary, const std::vector<LoadLimit>& limits);
 
 // The --throttle-query signal ("throttle_query"): `sql` run on the primary
 // on its own read-only session; the first column of its first row is the

@@ -37,6 +37,7 @@ LogFormat ChooseFormat(const std::string& flag) {
 }
 
 void PrintPlan(const Job& job, const ChunkSizerOptions& chunking,
+               const std::vector<std::string>& pacing,
                const std::vector<std::string>& pacing_notes) {
   const JobPlan& plan = job.plan();
   std::string out = absl::StrCat(
@@ -65,6 +66,9 @@ void PrintPlan(const Job& job, const ChunkSizerOptions& chunking,
   } else {
     absl::StrAppend(&out, "checkpoint:       none (a new job)\n");
   }
+  for (const std::string& line : pacing)
+    absl::StrAppend(&out, "pacing:           ", line, "\n");
+  if (pacing.empty()) absl::StrAppend(&out, "pacing:           none\n");
   for (const std::string& note : plan.notes)
     absl::StrAppend(&out, "note:             ", note, "\n");
   for (const std::string& note : pacing_notes)
@@ -117,8 +121,10 @@ int RunCommand(const RunFlags& flags, const CancellationToken* cancel) {
   absl::StatusOr<std::unique_ptr<Job>> job =
       OpenJob(*connect, *std::move(spec), flags.restart);
   if (!job.ok()) return fail(kExitBadInput, job.status());
+  const std::vector<std::string> pacing_lines =
+      DescribePacing(*pacing_settings);
   if (flags.dry_run) {
-    PrintPlan(**job, *chunking, notes);
+    PrintPlan(**job, *chunking, pacing_lines, notes);
     return kExitOk;
   }
 
@@ -141,6 +147,9 @@ int RunCommand(const RunFlags& flags, const CancellationToken* cancel) {
   absl::StatusOr<std::unique_ptr<Pacing>> pacing =
       OpenPacing(*pacing_settings, *connect, (*job)->spec().job, Clock::Real());
   if (!pacing.ok()) return fail(kExitBadInput, pacing.status());
+  for (const std::string& line : pacing_lines) {
+    printer.OnNote(absl::StrCat("pacing: ", line));
+  }
   for (const std::string& note : (*job)->plan().notes) printer.OnNote(note);
   for (const std::string& note : (*pacing)->notes) printer.OnNote(note);
   for (const std::string& note : notes) printer.OnNote(note);
@@ -154,7 +163,19 @@ int RunCommand(const RunFlags& flags, const CancellationToken* cancel) {
   options.throttle = (*pacing)->controller.get();
   // Throttle state, time and signal readings are read at each scrape.
   metrics.SetThrottle(options.throttle);
-  if ((*pacing)->pacer != nullptr) (*pacing)->pacer->Start();
+  if ((*pacing)->pacer != nullptr) {
+    (*pacing)->pacer->Start();
+    if (const CommitLatency* c = (*pacing)->pacer->commit_latency(); c) {
+      if (c->baseline().has_value()) {
+        metrics.SetCommitLatencyBaseline(*c->baseline());
+        printer.OnNote(c->Describe());
+      } else {
+        printer.OnWarning(
+            "commit latency: no quiet baseline (the heartbeat's writes "
+            "failed); writes hold until they succeed");
+      }
+    }
+  }
   absl::StatusOr<RunReport> report = (*job)->Run(options);
   if ((*pacing)->pacer != nullptr) (*pacing)->pacer->Stop();
   metrics.SetThrottle(nullptr);  // the controller goes before the endpoint

@@ -1,20 +1,25 @@
 #include "cli/pacing.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "throttle/lag_trend.h"
 
 namespace backfill {
 namespace {
 
-constexpr absl::Duration kThrottleQueryInterval = absl::Milliseconds(250);
+// The throttle query and the load variables: a user's query may cost more
+// than a heartbeat read, and SHOW GLOBAL STATUS reads every variable.
+constexpr absl::Duration kSlowSignalInterval = absl::Milliseconds(250);
 
 absl::Status BadFlag(absl::string_view flag, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat(flag, ": ", why));
@@ -68,6 +73,20 @@ void AddPacingFlags(CLI::App* run, PacingFlags* f) {
                   "threshold (> 0) of --throttle-query");
   run->add_option("--max-rows-per-second", f->max_rows_per_second,
                   "cap on rows walked per second (default: no cap)");
+  run->add_option("--max-commit-latency", f->max_commit_latency,
+                  "slow writes as the p95 of a one-row commit on the primary "
+                  "nears this, pause them above it: a multiple of the quiet "
+                  "baseline measured at start (default " +
+                      std::string(kDefaultMaxCommitLatency) +
+                      "), a duration, or 0 = off (faster, and the "
+                      "application's commits may wait behind the backfill's)");
+  run->add_option("--max-load", f->max_load,
+                  "slow writes as a load variable nears its limit, pause them "
+                  "at it: VAR=N[,VAR=N...]; MySQL global status (e.g. "
+                  "Threads_running=25), PostgreSQL active_sessions=N");
+  run->add_option("--critical-load", f->critical_load,
+                  "checkpoint and exit 4 when a load variable reaches N: "
+                  "VAR=N[,VAR=N...]");
   run->add_option("--lock-timeout", f->lock_timeout,
                   "longest a chunk waits for a lock before it is retried "
                   "smaller (default 2s)");
@@ -165,7 +184,105 @@ absl::StatusOr<PacingSettings> ParsePacingFlags(const PacingFlags& f) {
       !st.ok()) {
     return st;
   }
+  absl::StatusOr<CommitLatencyLimit> commit = ParseCommitLatencyFlag(
+      f.max_commit_latency.empty() ? kDefaultMaxCommitLatency
+                                   : f.max_commit_latency);
+  if (!commit.ok()) return commit.status();
+  s.commit_latency = *commit;
+  absl::StatusOr<std::vector<LoadLimit>> load =
+      ParseLoadFlags(f.max_load, f.critical_load);
+  if (!load.ok()) return load.status();
+  s.load = *std::move(load);
   return s;
+}
+
+absl::StatusOr<CommitLatencyLimit> ParseCommitLatencyFlag(
+    absl::string_view text) {
+  CommitLatencyLimit limit;
+  if (text == "0") return limit;
+  absl::string_view factor = text;
+  if (absl::ConsumeSuffix(&factor, "x")) {
+    if (!absl::SimpleAtod(factor, &limit.factor) || !(limit.factor > 1) ||
+        !std::isfinite(limit.factor)) {
+      return BadFlag("--max-commit-latency",
+                     absl::StrCat("\"", text,
+                                  "\": a multiple of the quiet baseline must "
+                                  "be above 1, such as 1.5x"));
+    }
+    limit.enabled = true;
+    return limit;
+  }
+  absl::Duration d;
+  if (!absl::ParseDuration(text, &d) || !(d > absl::ZeroDuration()) ||
+      d == absl::InfiniteDuration()) {
+    return BadFlag("--max-commit-latency",
+                   absl::StrCat("\"", text,
+                                "\" is not a multiple of the quiet baseline "
+                                "(1.5x), a duration (5ms) or 0 (off)"));
+  }
+  limit.enabled = true;
+  limit.max = d;
+  return limit;
+}
+
+namespace {
+
+// Adds "VAR=N,..." from `flag` to `out`, into max (or critical).
+absl::Status ParseLoadList(absl::string_view flag, absl::string_view text,
+                           bool critical, std::vector<LoadLimit>* out) {
+  std::vector<std::string> seen;
+  for (absl::string_view item : absl::StrSplit(text, ',', absl::SkipEmpty())) {
+    item = absl::StripAsciiWhitespace(item);
+    const size_t eq = item.find('=');
+    double n = 0;
+    if (eq == absl::string_view::npos || eq == 0 ||
+        !absl::SimpleAtod(item.substr(eq + 1), &n) || !(n > 0) ||
+        !std::isfinite(n)) {
+      return BadFlag(flag, absl::StrCat("\"", item,
+                                        "\" is not VAR=N with N above 0, "
+                                        "such as Threads_running=25"));
+    }
+    const std::string var(absl::StripAsciiWhitespace(item.substr(0, eq)));
+    for (const std::string& other : seen) {
+      if (absl::EqualsIgnoreCase(other, var)) {
+        return BadFlag(flag, absl::StrCat(var, " is given twice"));
+      }
+    }
+    seen.push_back(var);
+    auto it = std::find_if(out->begin(), out->end(), [&](const LoadLimit& l) {
+      return absl::EqualsIgnoreCase(l.variable, var);
+    });
+    if (it == out->end()) {
+      out->push_back(LoadLimit{var});
+      it = out->end() - 1;
+    }
+    (critical ? it->critical : it->max) = n;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<LoadLimit>> ParseLoadFlags(
+    absl::string_view max_load, absl::string_view critical_load) {
+  std::vector<LoadLimit> out;
+  if (absl::Status s = ParseLoadList("--max-load", max_load, false, &out);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s =
+          ParseLoadList("--critical-load", critical_load, true, &out);
+      !s.ok()) {
+    return s;
+  }
+  for (const LoadLimit& l : out) {
+    if (l.max > 0 && l.critical > 0 && l.critical <= l.max) {
+      return BadFlag("--critical-load",
+                     absl::StrCat(l.variable, " must be above its --max-load (",
+                                  FormatQuantity(l.max, ""), ")"));
+    }
+  }
+  return out;
 }
 
 absl::Duration ChunkTimeForReplicas(const PacingSettings& s, DatabaseKind kind,
@@ -194,6 +311,60 @@ absl::Duration ChunkTimeForReplicas(const PacingSettings& s, DatabaseKind kind,
       "of --max-lag leaves room under the limit (--target-chunk-time "
       "overrides)"));
   return cap;
+}
+
+std::vector<std::string> DescribePacing(const PacingSettings& s) {
+  std::vector<std::string> out;
+  const CommitLatencyLimit& c = s.commit_latency;
+  if (c.enabled) {
+    out.push_back(absl::StrCat(
+        "commit latency: the p95 of a one-row write and commit on the "
+        "primary, at most ",
+        c.factor > 0 ? absl::StrCat(FormatQuantity(c.factor, ""),
+                                    "x its quiet baseline (measured for ",
+                                    absl::FormatDuration(c.baseline_time),
+                                    " before the first chunk)")
+                     : absl::FormatDuration(c.max),
+        "; --max-commit-latency 0 turns it off"));
+  }
+  for (const std::string& r : s.replicas) {
+    absl::StatusOr<std::string> label = ReplicaLabel(r);
+    out.push_back(absl::StrCat("replication lag of ",
+                               label.ok() ? label->substr(8) : "?", " up to ",
+                               absl::FormatDuration(s.lag.max_lag)));
+  }
+  for (const LoadLimit& l : s.load) {
+    std::string line = absl::StrCat("load ", l.variable);
+    if (l.max > 0) absl::StrAppend(&line, " up to ", FormatQuantity(l.max, ""));
+    if (l.critical > 0) {
+      absl::StrAppend(&line, l.max > 0 ? ", " : " ", "critical at ",
+                      FormatQuantity(l.critical, ""));
+    }
+    out.push_back(line);
+  }
+  if (s.max_latency > absl::ZeroDuration()) {
+    out.push_back(absl::StrCat("probe latency p95 up to ",
+                               absl::FormatDuration(s.max_latency)));
+  }
+  if (!s.throttle_query.empty()) {
+    out.push_back(absl::StrCat("throttle query below ",
+                               FormatQuantity(s.throttle_threshold, "")));
+  }
+  if (s.max_rows_per_second > 0) {
+    out.push_back(absl::StrCat(
+        "at most ", FormatQuantity(s.max_rows_per_second, ""), " rows/s"));
+  }
+  if (!out.empty() &&
+      (c.enabled || !s.replicas.empty() || !s.load.empty() ||
+       s.max_latency > absl::ZeroDuration() || !s.throttle_query.empty())) {
+    PaceOptions pace;
+    out.push_back(absl::StrCat(
+        "the pace is unlimited until a signal passes ",
+        FormatQuantity(pace.target_utilisation * 100, ""),
+        "% of its limit, then follows the one nearest its limit; writes pause "
+        "at a limit"));
+  }
+  return out;
 }
 
 absl::StatusOr<std::unique_ptr<Pacing>> OpenPacing(
@@ -263,15 +434,22 @@ absl::StatusOr<std::unique_ptr<Pacing>> OpenPacing(
     if (!probe.ok()) return probe.status();
     signals.push_back(*std::move(probe));
   }
-  std::unique_ptr<Signal> throttle_query;
+  std::vector<std::unique_ptr<Signal>> slow;  // read every 250ms
   if (!s.throttle_query.empty()) {
     absl::StatusOr<std::unique_ptr<Signal>> query = OpenThrottleQuerySignal(
         primary, s.throttle_query, s.throttle_threshold);
     if (!query.ok()) return query.status();
-    throttle_query = *std::move(query);
+    slow.push_back(*std::move(query));
   }
+  absl::StatusOr<std::vector<std::unique_ptr<Signal>>> load =
+      OpenLoadSignals(primary, s.load);
+  if (!load.ok()) return load.status();
+  for (auto& signal : *load) slow.push_back(std::move(signal));
+  // The commit latency is timed on the heartbeat, which then runs for it
+  // alone if nothing else needs it.
+  heartbeat |= s.commit_latency.enabled;
 
-  if (signals.empty() && throttle_query == nullptr &&
+  if (signals.empty() && slow.empty() && !heartbeat &&
       s.max_rows_per_second <= 0) {
     return pacing;
   }
@@ -279,6 +457,9 @@ absl::StatusOr<std::unique_ptr<Pacing>> OpenPacing(
   options.clock = clock;
   options.max_rows_per_second = s.max_rows_per_second;
   options.ignore_unreadable_replicas = s.ignore_unreachable_replicas;
+  if (!signals.empty() || !slow.empty() || heartbeat) {
+    options.pace = PaceOptions();
+  }
   if (s.max_latency > absl::ZeroDuration()) {
     // A probe may legitimately take up to its timeout: do not call it stale
     // before that.
@@ -287,9 +468,10 @@ absl::StatusOr<std::unique_ptr<Pacing>> OpenPacing(
                  ProbeTimeout(s.max_latency) + absl::Seconds(1));
   }
   pacing->controller = std::make_unique<ThrottleController>(options);
-  if (signals.empty() && throttle_query == nullptr) return pacing;
+  if (!options.pace.has_value()) return pacing;
   PacerOptions pacer_options;
   pacer_options.clock = clock;
+  pacer_options.commit_latency = s.commit_latency;
   pacing->pacer =
       std::make_unique<Pacer>(pacing->controller.get(), pacer_options);
   if (heartbeat) {
@@ -299,9 +481,8 @@ absl::StatusOr<std::unique_ptr<Pacing>> OpenPacing(
     pacing->pacer->SetHeartbeat(*std::move(beat));
   }
   for (auto& signal : signals) pacing->pacer->AddSignal(std::move(signal));
-  // A user's query may cost more than a heartbeat read: 4 times a second.
-  if (throttle_query != nullptr) {
-    pacing->pacer->AddSignal(std::move(throttle_query), kThrottleQueryInterval);
+  for (auto& signal : slow) {
+    pacing->pacer->AddSignal(std::move(signal), kSlowSignalInterval);
   }
   return pacing;
 }

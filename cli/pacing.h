@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "adapters/signal_factory.h"
+#include "engine/commit_latency.h"
 #include "engine/dsn.h"
 #include "engine/pacer.h"
 #include "throttle/clock.h"
@@ -33,6 +34,9 @@ struct PacingFlags {
   std::string throttle_query;         // --throttle-query SQL
   std::string throttle_threshold;     // --throttle-threshold X
   double max_rows_per_second = 0;     // --max-rows-per-second N; 0 = no cap
+  std::string max_commit_latency;     // --max-commit-latency D|Nx|0
+  std::string max_load;               // --max-load VAR=N[,VAR=N...]
+  std::string critical_load;          // --critical-load VAR=N[,VAR=N...]
   std::string lock_timeout = "2s";    // --lock-timeout D; 0 = server default
   int ignore_unreachable_replicas = 0;  // --ignore-unreachable-replicas N
 };
@@ -51,6 +55,11 @@ struct PacingSettings {
   std::string throttle_query;  // empty: none
   double throttle_threshold = 0;
   double max_rows_per_second = 0;
+  // --max-commit-latency (engine/commit_latency.h); enabled by default at
+  // kDefaultMaxCommitLatency (ParseCommitLatencyFlag).
+  CommitLatencyLimit commit_latency;
+  // --max-load / --critical-load, one entry per variable.
+  std::vector<LoadLimit> load;
   absl::Duration lock_timeout = absl::Seconds(2);
   // Unreachable --replica signals that may be ignored, loudly
   // (ThrottleOptions::ignore_unreadable_replicas). Default 0.
@@ -61,6 +70,21 @@ struct PacingSettings {
   absl::Duration lag_horizon = absl::Milliseconds(500);
 };
 absl::StatusOr<PacingSettings> ParsePacingFlags(const PacingFlags& flags);
+
+// The default of --max-commit-latency: this many times the quiet baseline.
+inline constexpr char kDefaultMaxCommitLatency[] = "1.5x";
+
+// "1.5x" (times the quiet baseline), a duration ("5ms"), or "0" (off), as
+// --max-commit-latency takes it. kInvalidArgument naming the flag otherwise.
+absl::StatusOr<CommitLatencyLimit> ParseCommitLatencyFlag(
+    absl::string_view text);
+
+// "Threads_running=25,Threads_connected=500" as --max-load and
+// --critical-load take them, merged by variable. kInvalidArgument naming
+// the flag for a malformed list, a number that is not above 0, or a
+// variable given twice in one flag.
+absl::StatusOr<std::vector<LoadLimit>> ParseLoadFlags(
+    absl::string_view max_load, absl::string_view critical_load);
 
 // The chunk time a run should size its chunks to, given `target` from
 // --target-chunk-time (`target_given`: set on the command line or in
@@ -77,6 +101,14 @@ absl::Duration ChunkTimeForReplicas(const PacingSettings& settings,
                                     DatabaseKind kind, absl::Duration target,
                                     bool target_given,
                                     std::vector<std::string>* notes);
+
+// What the pacing of a run with `settings` watches, one line per signal,
+// for --dry-run and the start of a run: "commit latency: the p95 of a
+// one-row commit on the primary, at most 1.5x its quiet baseline (measured
+// for 2s before the first chunk)", "replication lag of 127.0.0.1:55433 up to
+// 1s", "load Threads_running up to 25, critical 50", ..., and how the pace
+// moves between them. Empty when nothing paces the run.
+std::vector<std::string> DescribePacing(const PacingSettings& settings);
 
 // A run's pacing: the controller the copier waits on and the pacer that
 // feeds it, plus notes for the operator about what is not watched.

@@ -33,10 +33,10 @@ struct JobPlan {
 // (after, upper], where `upper` is the key `rows` rows past `after`, or the
 // high-water mark if that comes first.
 struct ChunkRequest {
-  std::string job;            // checkpoint row to advance
-  std::optional<Key> after;   // exclusive lower bound; nullopt = from the start
-  Key high_water;             // inclusive upper bound of the whole walk
-  int64_t rows = 1000;        // rows of the walked table in this chunk
+  std::string job;           // checkpoint row to advance
+  std::optional<Key> after;  // exclusive lower bound; nullopt = from the start
+  Key high_water;            // inclusive upper bound of the whole walk
+  int64_t rows = 1000;       // rows of the walked table in this chunk
   // Longest the chunk's transaction waits for any one lock (PostgreSQL
   // lock_timeout, set LOCAL to the chunk's transaction; MySQL
   // innodb_lock_wait_timeout, whole seconds, at least 1). A wait past it
@@ -44,25 +44,28 @@ struct ChunkRequest {
   // chunk, so the backfill never queues the application behind it for long.
   // Zero or less: the adapter's session default.
   absl::Duration lock_timeout = absl::Seconds(2);
+  // The checkpoint's message, written with the chunk: what `backfill status`
+  // shows for a running job (the pacing in force). Empty clears it.
+  std::string message;
 };
 
 struct ChunkResult {
-  Key upper;                  // inclusive upper bound actually used
-  int64_t rows_walked = 0;    // walked-table rows in (after, upper]
-  int64_t rows_written = 0;   // rows inserted or changed
-  bool last = false;          // upper == high-water: the walk is complete
+  Key upper;                     // inclusive upper bound actually used
+  int64_t rows_walked = 0;       // walked-table rows in (after, upper]
+  int64_t rows_written = 0;      // rows inserted or changed
+  bool last = false;             // upper == high-water: the walk is complete
   bool pause_requested = false;  // the checkpoint's pause flag, read in-txn
 };
 
 // One chunk of a verification: rows in (after, upper] checked read-only.
 struct VerifyResult {
-  Key upper;                  // inclusive upper bound actually used
-  int64_t rows_walked = 0;    // walked-table rows in the range
-  int64_t mismatched = 0;     // rows where the new representation != f(old)
-  int64_t missing = 0;        // copy shape: source rows with no target row
-                              // (also counted in `mismatched`)
-  std::vector<Key> sample;    // walked keys of up to `show` mismatched rows
-  bool last = false;          // upper == high-water
+  Key upper;                // inclusive upper bound actually used
+  int64_t rows_walked = 0;  // walked-table rows in the range
+  int64_t mismatched = 0;   // rows where the new representation != f(old)
+  int64_t missing = 0;      // copy shape: source rows with no target row
+                            // (also counted in `mismatched`)
+  std::vector<Key> sample;  // walked keys of up to `show` mismatched rows
+  bool last = false;        // upper == high-water
 };
 
 // A connection to the target database, speaking its dialect. The engine owns
@@ -109,7 +112,8 @@ class Database {
   // ignored.
   virtual absl::StatusOr<VerifyResult> VerifyChunk(const ChunkRequest& request,
                                                    int show) {
-    return absl::UnimplementedError("verify is not supported on this database yet");
+    return absl::UnimplementedError(
+        "verify is not supported on this database yet");
   }
 
   // Takes a session-level lock named after `job` so two processes never run
@@ -132,7 +136,8 @@ class Database {
   virtual absl::Status SaveCheckpoint(const Checkpoint& checkpoint) = 0;
 
   // Sets or clears the pause flag. kNotFound when the job has no checkpoint.
-  virtual absl::Status SetPauseRequested(const std::string& job, bool paused) = 0;
+  virtual absl::Status SetPauseRequested(const std::string& job,
+                                         bool paused) = 0;
 
   // Drops the connection and opens a new one with the same settings,
   // re-preparing statements. Session locks must be taken again.

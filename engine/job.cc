@@ -15,13 +15,14 @@ namespace backfill {
 namespace {
 
 // Mirrors in memory what RunChunk committed to the checkpoint row.
-void ApplyChunk(const ChunkResult& r, Checkpoint* cp, absl::Time now) {
+void ApplyChunk(const ChunkRequest& q, const ChunkResult& r, Checkpoint* cp,
+                absl::Time now) {
   cp->last_key = r.upper;
   cp->rows_walked += r.rows_walked;
   cp->rows_written += r.rows_written;
   cp->chunks += 1;
   cp->updated_at = now;
-  cp->message.clear();
+  cp->message = q.message;
   if (r.last) cp->state = JobState::kDone;
 }
 
@@ -131,6 +132,9 @@ absl::StatusOr<RunReport> Job::Run(const RunOptions& options) {
     cp.state = JobState::kRunning;
     cp.message.clear();
     cp.updated_at = clock->Now();
+  }
+  if (options.throttle != nullptr) {
+    cp.message = options.throttle->PacingSummary();
   }
   if (absl::Status s = db_->SaveCheckpoint(cp); !s.ok()) return s;
   observer->OnStart(cp, plan_, report.resumed);
@@ -248,6 +252,9 @@ absl::StatusOr<RunReport> Job::Run(const RunOptions& options) {
     ChunkRequest request{spec_.job, cp.last_key, *cp.high_water,
                          sizer.next_rows()};
     request.lock_timeout = options.lock_timeout;
+    if (options.throttle != nullptr) {
+      request.message = options.throttle->PacingSummary();
+    }
     const absl::Time chunk_start = clock->Now();
     absl::StatusOr<ChunkResult> result = db_->RunChunk(request);
     const absl::Time chunk_end = clock->Now();
@@ -313,7 +320,7 @@ absl::StatusOr<RunReport> Job::Run(const RunOptions& options) {
     attempt = 0;
     unavailable_since.reset();
     backoff.Reset();
-    ApplyChunk(*result, &cp, chunk_end);
+    ApplyChunk(request, *result, &cp, chunk_end);
     report.rows_walked += result->rows_walked;
     report.rows_written += result->rows_written;
     report.chunks += 1;

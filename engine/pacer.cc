@@ -1,6 +1,7 @@
 #include "engine/pacer.h"
 
 #include <utility>
+#include <vector>
 
 namespace backfill {
 
@@ -17,18 +18,39 @@ void Pacer::AddSignal(std::unique_ptr<Signal> signal, absl::Duration interval) {
 
 void Pacer::SetHeartbeat(std::unique_ptr<Heartbeat> heartbeat) {
   heartbeat_ = std::move(heartbeat);
+  if (options_.commit_latency.enabled) {
+    commit_latency_ = std::make_unique<CommitLatency>(options_.commit_latency);
+  }
 }
 
 void Pacer::Beat() {
   const absl::Time start = clock_->Now();
   absl::Status s = heartbeat_->Beat();
-  const double seconds = absl::ToDoubleSeconds(clock_->Now() - start);
+  const absl::Time end = clock_->Now();
+  if (commit_latency_ != nullptr) {
+    controller_->Update(CommitLatency::kName,
+                        s.ok() ? commit_latency_->Record(end, end - start)
+                               : commit_latency_->Failed(s));
+    return;
+  }
   controller_->Update(
       kHeartbeatSignal,
-      s.ok() ? Reading::Ok(seconds,
+      s.ok() ? Reading::Ok(absl::ToDoubleSeconds(end - start),
                            absl::ToDoubleSeconds(options_.heartbeat_threshold),
                            "s")
              : Reading::Unreadable(std::string(s.message())));
+}
+
+void Pacer::MeasureBaseline() {
+  const CommitLatencyLimit& o = options_.commit_latency;
+  std::vector<absl::Duration> beats;
+  const absl::Time deadline = absl::Now() + o.baseline_time;
+  do {
+    const absl::Time start = clock_->Now();
+    if (heartbeat_->Beat().ok()) beats.push_back(clock_->Now() - start);
+  } while (!WaitOrStop(o.baseline_interval) && absl::Now() < deadline);
+  // On failure the signal stays unreadable ("no quiet baseline measured").
+  (void)commit_latency_->SetBaseline(beats);
 }
 
 void Pacer::PollOnce() {
@@ -62,8 +84,12 @@ void Pacer::Start(absl::Duration first_reading_wait) {
     stopping_ = false;
     first_readings_ = 0;
   }
-  if (heartbeat_ != nullptr) controller_->AddSignal(kHeartbeatSignal);
+  if (heartbeat_ != nullptr) {
+    controller_->AddSignal(commit_latency_ != nullptr ? CommitLatency::kName
+                                                      : kHeartbeatSignal);
+  }
   for (const Polled& p : signals_) controller_->AddSignal(p.signal->name());
+  if (commit_latency_ != nullptr) MeasureBaseline();
   if (heartbeat_ != nullptr) {
     Beat();
     threads_.emplace_back([this] { HeartbeatLoop(); });

@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "engine/commit_latency.h"
 #include "throttle/clock.h"
 #include "throttle/controller.h"
 #include "throttle/signal.h"
@@ -42,7 +43,12 @@ struct PacerOptions {
   absl::Duration heartbeat_interval = absl::Milliseconds(100);
   // A beat slower than this makes the "heartbeat" signal read over its
   // threshold: the primary is struggling to commit one row. Default 1s.
+  // Not used when commit_latency is enabled: its limit is then the one.
   absl::Duration heartbeat_threshold = absl::Seconds(1);
+  // --max-commit-latency. When enabled, the beats are timed into the signal
+  // CommitLatency::kName instead of kHeartbeatSignal, and Start measures the
+  // quiet baseline first. Needs a heartbeat (SetHeartbeat).
+  CommitLatencyLimit commit_latency;
 };
 
 // Feeds a ThrottleController from the outside world, off the copier's
@@ -88,7 +94,10 @@ class Pacer {
 
   // Registers every signal with the controller (so each counts as "no
   // reading yet" until its first reading: writes start only once all have
-  // reported) and starts the threads. Beats once before the signal threads
+  // reported) and starts the threads. With commit_latency enabled, first
+  // measures the quiet baseline (beats for options.commit_latency's
+  // baseline_time: a couple of seconds); if that fails, the signal reads
+  // unreadable and holds writes. Beats once before the signal threads
   // start, so replicas have a row to read as early as possible, then waits
   // (real time) until every signal has taken its first reading and the
   // controller lets writes proceed, or `first_reading_wait` has passed: a
@@ -111,6 +120,13 @@ class Pacer {
 
   size_t signal_count() const { return signals_.size(); }
 
+  // The commit-latency state (baseline and limit), nullptr unless
+  // options.commit_latency is enabled and there is a heartbeat. Its
+  // baseline and limit are set by Start and constant after it, so they may
+  // be read from any thread then; its readings belong to the heartbeat
+  // thread.
+  const CommitLatency* commit_latency() const { return commit_latency_.get(); }
+
  private:
   struct Polled {
     std::unique_ptr<Signal> signal;
@@ -118,6 +134,7 @@ class Pacer {
   };
 
   void Beat();
+  void MeasureBaseline();
   // Sleeps up to `d`, returning early (true) once Stop has been called.
   bool WaitOrStop(absl::Duration d);
   void SignalLoop(Signal* signal, absl::Duration interval);
@@ -128,6 +145,7 @@ class Pacer {
   Clock* const clock_;
   std::vector<Polled> signals_;
   std::unique_ptr<Heartbeat> heartbeat_;
+  std::unique_ptr<CommitLatency> commit_latency_;
   std::vector<std::thread> threads_;
   bool started_ = false;
 

@@ -48,6 +48,14 @@ double Seconds(const SignalStatus& s) {
   return s.reading->value;
 }
 
+// A signal's plain value, NaN when unreadable.
+double Value(const SignalStatus& s) {
+  if (!s.reading.has_value() || !s.reading->ok || std::isinf(s.utilisation)) {
+    return kNaN;
+  }
+  return s.reading->value;
+}
+
 // The replica a replication-lag signal is about: "r1" for
 // "replication_lag replica=r1", the qualifiers for any other form, "" for a
 // bare "replication_lag".
@@ -130,6 +138,33 @@ struct RunMetrics::Impl : public prometheus::Collectable {
                   .Help("p95 of the latency probe query on the primary")
                   .Labels(labels)
                   .Register(*registry)),
+        commit_latency(
+            prometheus::BuildGauge()
+                .Name("backfill_commit_latency_seconds")
+                .Help("p95 of the heartbeat's one-row write and commit on the "
+                      "primary (what the application's commits wait on); NaN "
+                      "when unreadable")
+                .Labels(labels)
+                .Register(*registry)),
+        commit_baseline(
+            prometheus::BuildGauge()
+                .Name("backfill_commit_latency_baseline_seconds")
+                .Help("Quiet p95 of the same write and commit, measured "
+                      "before the first chunk")
+                .Labels(labels)
+                .Register(*registry)),
+        pace(prometheus::BuildGauge()
+                 .Name("backfill_pace_rows_per_second")
+                 .Help("The proportional pace in force, rows/s; 0 while "
+                       "unlimited")
+                 .Labels(labels)
+                 .Register(*registry)),
+        load(prometheus::BuildGauge()
+                 .Name("backfill_load")
+                 .Help("Last reading of each --max-load / --critical-load "
+                       "variable; NaN when unreadable")
+                 .Labels(labels)
+                 .Register(*registry)),
         retries(prometheus::BuildCounter()
                     .Name("backfill_retries_total")
                     .Help("Chunk attempts retried, by reason: lock_conflict, "
@@ -156,7 +191,9 @@ struct RunMetrics::Impl : public prometheus::Collectable {
   void RefreshThrottle() const {
     absl::MutexLock lock(&mu);
     if (throttle == nullptr) return;
-    throttled.Set(throttle->State().throttled ? 1 : 0);
+    const ThrottleState state = throttle->State();
+    throttled.Set(state.throttled ? 1 : 0);
+    if (state.paced) pace.Add({}).Set(state.pace_rows_per_second);
     for (const auto& [label, time] : throttle->ThrottleTime()) {
       RaiseTo(throttle_seconds.Add({{"reason", label}}),
               absl::ToDoubleSeconds(time));
@@ -167,6 +204,10 @@ struct RunMetrics::Impl : public prometheus::Collectable {
         lag.Add({{"replica", ReplicaOf(s.name)}}).Set(Seconds(s));
       } else if (absl::StartsWith(s.name, "probe_latency")) {
         probe.Add({}).Set(Seconds(s));
+      } else if (absl::StartsWith(s.name, "commit_latency")) {
+        commit_latency.Add({}).Set(Seconds(s));
+      } else if (absl::StartsWith(s.name, "load ")) {
+        load.Add({{"variable", s.name.substr(5)}}).Set(Value(s));
       }
     }
   }
@@ -199,6 +240,10 @@ struct RunMetrics::Impl : public prometheus::Collectable {
   prometheus::Family<prometheus::Counter>& throttle_seconds;
   prometheus::Family<prometheus::Gauge>& lag;
   prometheus::Family<prometheus::Gauge>& probe;
+  prometheus::Family<prometheus::Gauge>& commit_latency;
+  prometheus::Family<prometheus::Gauge>& commit_baseline;
+  prometheus::Family<prometheus::Gauge>& pace;
+  prometheus::Family<prometheus::Gauge>& load;
   prometheus::Family<prometheus::Counter>& retries;
   prometheus::Counter& rows_walked;
   prometheus::Counter& rows_written;
@@ -219,6 +264,10 @@ RunMetrics::~RunMetrics() = default;
 void RunMetrics::SetThrottle(ThrottleController* throttle) {
   absl::MutexLock lock(&impl_->mu);
   impl_->throttle = throttle;
+}
+
+void RunMetrics::SetCommitLatencyBaseline(absl::Duration baseline) {
+  impl_->commit_baseline.Add({}).Set(absl::ToDoubleSeconds(baseline));
 }
 
 void RunMetrics::OnStart(const Checkpoint& checkpoint, const JobPlan& plan,

@@ -45,6 +45,13 @@ class ThrottleController;
 //   backfill_replication_lag_seconds{replica} gauge last lag reading per
 //                                                   replica; NaN if unreadable
 //   backfill_probe_latency_seconds         gauge    p95 of the latency probe
+//   backfill_commit_latency_seconds        gauge    p95 of the heartbeat's
+//                                                   write and commit
+//   backfill_commit_latency_baseline_seconds gauge  its quiet p95, measured
+//                                                   before the first chunk
+//   backfill_pace_rows_per_second          gauge    the proportional pace; 0
+//                                                   while unlimited
+//   backfill_load{variable}                gauge    each --max-load variable
 //   backfill_retries_total{reason}         counter  retried chunk attempts, by
 //                                                   RetryReason()
 //
@@ -69,6 +76,9 @@ class RunMetrics : public Observer {
   // `throttle` at each scrape. Not owned; it must outlive this object or be
   // replaced (nullptr detaches) before it is destroyed.
   void SetThrottle(ThrottleController* throttle);
+
+  // Sets backfill_commit_latency_baseline_seconds (absent until set).
+  void SetCommitLatencyBaseline(absl::Duration baseline);
 
   void OnStart(const Checkpoint& checkpoint, const JobPlan& plan,
                bool resumed) override;

@@ -172,7 +172,8 @@ class MysqlDatabase final : public Database {
       plan.chunk_sql.push_back(lock);
     }
     plan.chunk_sql.push_back(mysql::WriteSql(m, &shown, shown));
-    plan.chunk_sql.push_back(AdvanceCheckpointSql("?", "?", "?", "?", "?"));
+    plan.chunk_sql.push_back(
+        AdvanceCheckpointSql("?", "?", "?", "?", "?", "?"));
     plan.chunk_sql.push_back(PauseFlagSql("?"));
 
     std::vector<std::string> names;
@@ -383,13 +384,14 @@ class MysqlDatabase final : public Database {
                                           absl::string_view last_key,
                                           absl::string_view rows_walked,
                                           absl::string_view rows_written,
-                                          absl::string_view state) {
+                                          absl::string_view state,
+                                          absl::string_view message) {
     return absl::StrCat(
         "UPDATE ", kCheckpointTable, " SET last_key = ", last_key,
         ", rows_walked = rows_walked + ", rows_walked,
         ", rows_written = rows_written + ", rows_written,
-        ", chunks = chunks + 1, state = ", state,
-        ", message = '', updated_at = UTC_TIMESTAMP(6) WHERE job = ", job);
+        ", chunks = chunks + 1, state = ", state, ", message = ", message,
+        ", updated_at = UTC_TIMESTAMP(6) WHERE job = ", job);
   }
 
   // A locking read: it sees a pause committed by another session after this
@@ -515,7 +517,8 @@ class MysqlDatabase final : public Database {
             job, conn_->Literal(EncodeKey(out.upper)),
             absl::StrCat(out.rows_walked), absl::StrCat(out.rows_written),
             conn_->Literal(
-                JobStateName(out.last ? JobState::kDone : JobState::kRunning))),
+                JobStateName(out.last ? JobState::kDone : JobState::kRunning)),
+            conn_->Literal(req.message)),
         kContext);
     if (!ck.ok()) return ck.status();
     absl::StatusOr<std::vector<SqlRow>> pause =

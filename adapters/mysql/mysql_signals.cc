@@ -262,6 +262,55 @@ class MysqlThrottleQuery final : public Signal {
   Session session_;
 };
 
+// --- load --------------------------------------------------------------------
+
+class MysqlLoad final : public Signal {
+ public:
+  MysqlLoad(ConnectionSettings settings, const LoadLimit& limit)
+      : name_(absl::StrCat("load ", limit.variable)),
+        limit_(limit),
+        session_(std::move(settings), kStatementTimeout, kReadOnly) {}
+
+  const std::string& name() const override { return name_; }
+
+  // The variable's value; kInvalidArgument when the server has no such
+  // global status variable or it is not a number.
+  absl::StatusOr<double> Value() {
+    absl::StatusOr<MysqlConnection*> c = session_.Get();
+    if (!c.ok()) return c.status();
+    // SHOW ... WHERE compares Variable_name without regard to case.
+    absl::StatusOr<std::vector<SqlRow>> r =
+        (*c)->Query(absl::StrCat("SHOW GLOBAL STATUS WHERE Variable_name = ",
+                                 (*c)->Literal(limit_.variable)),
+                    "cannot read the global status");
+    if (!r.ok()) return session_.Check(r.status());
+    if (r->empty() || r->front().size() < 2 || !r->front()[1].has_value()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("no global status variable \"", limit_.variable,
+                       "\" on this server (SHOW GLOBAL STATUS)"));
+    }
+    double value = 0;
+    if (!absl::SimpleAtod(*r->front()[1], &value)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("global status variable \"", limit_.variable,
+                       "\" is not a number: \"", *r->front()[1], "\""));
+    }
+    return value;
+  }
+
+  Reading Read() override {
+    absl::StatusOr<double> v = Value();
+    if (!v.ok()) return Reading::Unreadable(Message(v.status()));
+    return Reading::Ok(*v, limit_.max > 0 ? limit_.max : limit_.critical, "",
+                       limit_.critical);
+  }
+
+ private:
+  const std::string name_;
+  const LoadLimit limit_;
+  Session session_;
+};
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Heartbeat>> OpenHeartbeat(
@@ -298,6 +347,18 @@ absl::StatusOr<std::unique_ptr<Probe>> OpenProbe(const Dsn& dsn,
     return QueryError("--probe-query", s);
   }
   return std::unique_ptr<Probe>(std::move(probe));
+}
+
+absl::StatusOr<std::unique_ptr<Signal>> OpenLoad(const Dsn& dsn,
+                                                 const ConnectOptions& options,
+                                                 const LoadLimit& limit) {
+  absl::StatusOr<ConnectionSettings> settings = Settings(dsn, options);
+  if (!settings.ok()) return settings.status();
+  auto signal = std::make_unique<MysqlLoad>(*std::move(settings), limit);
+  if (absl::StatusOr<double> v = signal->Value(); !v.ok()) {
+    return QueryError("--max-load", v.status());
+  }
+  return std::unique_ptr<Signal>(std::move(signal));
 }
 
 absl::StatusOr<std::unique_ptr<Signal>> OpenThrottleQuery(

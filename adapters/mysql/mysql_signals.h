@@ -32,6 +32,10 @@ absl::StatusOr<std::unique_ptr<Probe>> OpenProbe(const Dsn& dsn,
                                                  const std::string& sql,
                                                  absl::Duration timeout);
 
+absl::StatusOr<std::unique_ptr<Signal>> OpenLoad(const Dsn& dsn,
+                                                 const ConnectOptions& options,
+                                                 const LoadLimit& limit);
+
 absl::StatusOr<std::unique_ptr<Signal>> OpenThrottleQuery(
     const Dsn& dsn, const ConnectOptions& options, const std::string& sql,
     double threshold);

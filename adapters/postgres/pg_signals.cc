@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -138,10 +139,12 @@ class PgHeartbeat final : public Heartbeat {
  public:
   PgHeartbeat(const Dsn& dsn, const ConnectOptions& options, std::string job)
       : job_(std::move(job)),
+        // The server's own durability (synchronous_commit as configured):
+        // its beats are timed as the commit latency the application sees,
+        // synchronous standbys included. A commit stuck on a standby is cut
+        // by the statement timeout and reads as a slow one.
         session_(dsn, options, kStatementTimeout,
-                 {TimeoutSql("lock_timeout", kStatementTimeout),
-                  // Never wait for a (possibly paused) synchronous standby.
-                  "SET synchronous_commit = local"}) {}
+                 {TimeoutSql("lock_timeout", kStatementTimeout)}) {}
 
   absl::Status CreateTable() {
     return session_.Run("cannot create the heartbeat table", [&](auto& tx) {
@@ -424,6 +427,64 @@ class PgThrottleQuery final : public Signal {
   Session session_;
 };
 
+// --- load --------------------------------------------------------------------
+
+constexpr char kActiveSessions[] = "active_sessions";
+
+// Client backends doing something, not counting the engine's own sessions
+// (the copier between chunks is idle; during one it is not) nor this one.
+constexpr char kActiveSessionsSql[] =
+    "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client "
+    "backend' AND state <> 'idle' AND pid <> pg_backend_pid() AND "
+    "application_name NOT IN ('backfill', 'backfill-pacer')";
+
+class PgLoad final : public Signal {
+ public:
+  PgLoad(const Dsn& dsn, const ConnectOptions& options, const LoadLimit& limit)
+      : name_(absl::StrCat("load ", limit.variable)),
+        limit_(limit),
+        session_(dsn, options, kStatementTimeout, ReadOnlySetup()) {}
+
+  const std::string& name() const override { return name_; }
+
+  // Without pg_read_all_stats, other roles' sessions show no state and
+  // would go uncounted.
+  absl::Status CheckAllowed() {
+    bool allowed = false;
+    absl::Status s =
+        session_.Run("cannot read pg_stat_activity", [&](auto& tx) {
+          allowed =
+              tx.exec("SELECT pg_has_role('pg_read_all_stats', 'MEMBER')")[0][0]
+                  .template as<bool>();
+          return absl::OkStatus();
+        });
+    if (!s.ok()) return s;
+    if (!allowed) {
+      return absl::PermissionDeniedError(
+          "--max-load active_sessions needs the pg_monitor (or "
+          "pg_read_all_stats) role to see other roles' sessions: grant it");
+    }
+    return absl::OkStatus();
+  }
+
+  Reading Read() override {
+    double n = 0;
+    absl::Status s =
+        session_.Run("cannot read pg_stat_activity", [&](auto& tx) {
+          n = tx.exec(kActiveSessionsSql)[0][0].template as<double>();
+          return absl::OkStatus();
+        });
+    if (!s.ok()) return Reading::Unreadable(Message(s));
+    return Reading::Ok(n, limit_.max > 0 ? limit_.max : limit_.critical, "",
+                       limit_.critical);
+  }
+
+ private:
+  const std::string name_;
+  const LoadLimit limit_;
+  Session session_;
+};
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Heartbeat>> OpenHeartbeat(
@@ -491,6 +552,22 @@ absl::StatusOr<std::unique_ptr<Probe>> OpenProbe(const Dsn& dsn,
     return QueryError("--probe-query", s);
   }
   return std::unique_ptr<Probe>(std::move(probe));
+}
+
+absl::StatusOr<std::unique_ptr<Signal>> OpenLoad(const Dsn& dsn,
+                                                 const ConnectOptions& options,
+                                                 const LoadLimit& limit) {
+  if (!absl::EqualsIgnoreCase(limit.variable, kActiveSessions)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max-load: PostgreSQL has one load variable, active_sessions "
+        "(client backends that are not idle), not \"",
+        limit.variable, "\""));
+  }
+  auto signal = std::make_unique<PgLoad>(dsn, options, limit);
+  if (absl::Status s = signal->CheckAllowed(); !s.ok()) {
+    return absl::IsPermissionDenied(s) ? s : QueryError("--max-load", s);
+  }
+  return std::unique_ptr<Signal>(std::move(signal));
 }
 
 absl::StatusOr<std::unique_ptr<Signal>> OpenThrottleQuery(

@@ -57,7 +57,7 @@ std::string AdvanceCheckpointSql() {
       " SET last_key = $2, rows_walked = rows_walked + $3::bigint, "
       "rows_written = rows_written + $4::bigint, chunks = chunks + 1, state = "
       "$5, "
-      "message = '', updated_at = now() WHERE job = $1 RETURNING "
+      "message = $6, updated_at = now() WHERE job = $1 RETURNING "
       "pause_requested");
 }
 
@@ -258,7 +258,8 @@ class PostgresDatabase final : public Database {
           "bf_ckpt", req.job, EncodeKey(out.upper), out.rows_walked,
           out.rows_written,
           std::string(
-              JobStateName(out.last ? JobState::kDone : JobState::kRunning)));
+              JobStateName(out.last ? JobState::kDone : JobState::kRunning)),
+          req.message);
       if (ck.empty()) {
         return absl::FailedPreconditionError(absl::StrCat(
             "the checkpoint row of job \"", req.job, "\" disappeared"));

@@ -17,6 +17,7 @@ namespace backfill {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 TEST(PacingFlagsTest, Defaults) {
   absl::StatusOr<PacingSettings> s = ParsePacingFlags(PacingFlags{});
@@ -168,6 +169,103 @@ TEST(PacingFlagsTest, BadInputNamesTheFlag) {
   f = {};
   f.lock_timeout = "2 seconds";
   ExpectBad(f, "--lock-timeout");
+}
+
+// Safe by default: commit-latency pacing at 1.5x the quiet baseline; a
+// multiple, a duration or 0 (the faster, less careful mode) change it.
+TEST(PacingFlagsTest, CommitLatencyIsOnByDefault) {
+  absl::StatusOr<PacingSettings> s = ParsePacingFlags(PacingFlags{});
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_TRUE(s->commit_latency.enabled);
+  EXPECT_EQ(s->commit_latency.factor, 1.5);
+  EXPECT_EQ(s->commit_latency.max, absl::ZeroDuration());
+
+  PacingFlags f;
+  f.max_commit_latency = "1.25x";
+  s = ParsePacingFlags(f);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->commit_latency.factor, 1.25);
+  f.max_commit_latency = "5ms";
+  s = ParsePacingFlags(f);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_TRUE(s->commit_latency.enabled);
+  EXPECT_EQ(s->commit_latency.factor, 0);
+  EXPECT_EQ(s->commit_latency.max, absl::Milliseconds(5));
+  f.max_commit_latency = "0";
+  s = ParsePacingFlags(f);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_FALSE(s->commit_latency.enabled);
+}
+
+TEST(PacingFlagsTest, LoadFlagsMergeByVariable) {
+  PacingFlags f;
+  f.max_load = "Threads_running=25, Threads_connected=500";
+  f.critical_load = "threads_running=60,Innodb_row_lock_current_waits=10";
+  absl::StatusOr<PacingSettings> s = ParsePacingFlags(f);
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_EQ(s->load.size(), 3u);
+  EXPECT_EQ(s->load[0].variable, "Threads_running");
+  EXPECT_EQ(s->load[0].max, 25);
+  EXPECT_EQ(s->load[0].critical, 60);
+  EXPECT_EQ(s->load[1].variable, "Threads_connected");
+  EXPECT_EQ(s->load[1].max, 500);
+  EXPECT_EQ(s->load[1].critical, 0);
+  EXPECT_EQ(s->load[2].variable, "Innodb_row_lock_current_waits");
+  EXPECT_EQ(s->load[2].max, 0);
+  EXPECT_EQ(s->load[2].critical, 10);
+}
+
+TEST(PacingFlagsTest, BadPacingFlagsForTheApplication) {
+  PacingFlags f;
+  f.max_commit_latency = "1x";
+  ExpectBad(f,
+            "--max-commit-latency: \"1x\": a multiple of the quiet "
+            "baseline must be above 1");
+  f.max_commit_latency = "fast";
+  ExpectBad(f, "--max-commit-latency: \"fast\" is not a multiple");
+  f = {};
+  f.max_load = "Threads_running";
+  ExpectBad(f, "--max-load: \"Threads_running\" is not VAR=N");
+  f.max_load = "Threads_running=0";
+  ExpectBad(f, "--max-load: \"Threads_running=0\" is not VAR=N");
+  f.max_load = "=5";
+  ExpectBad(f, "--max-load: \"=5\" is not VAR=N");
+  f.max_load = "a=1,A=2";
+  ExpectBad(f, "--max-load: A is given twice");
+  f.max_load = "Threads_running=25";
+  f.critical_load = "Threads_running=20";
+  ExpectBad(f,
+            "--critical-load: Threads_running must be above its "
+            "--max-load (25)");
+}
+
+TEST(DescribePacingTest, SaysWhatPacesTheRun) {
+  PacingFlags f;
+  f.replicas = {"mysql://u:secret@r1:3307/db"};
+  f.max_load = "Threads_running=25";
+  f.critical_load = "Threads_running=50";
+  absl::StatusOr<PacingSettings> s = ParsePacingFlags(f);
+  ASSERT_TRUE(s.ok()) << s.status();
+  std::vector<std::string> lines = DescribePacing(*s);
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[0],
+            "commit latency: the p95 of a one-row write and commit on the "
+            "primary, at most 1.5x its quiet baseline (measured for 2s before "
+            "the first chunk); --max-commit-latency 0 turns it off");
+  EXPECT_EQ(lines[1], "replication lag of r1:3307 up to 1s");
+  EXPECT_EQ(lines[2], "load Threads_running up to 25, critical at 50");
+  EXPECT_EQ(lines[3],
+            "the pace is unlimited until a signal passes 50% of its limit, "
+            "then follows the one nearest its limit; writes pause at a limit");
+  for (const std::string& line : lines) {
+    EXPECT_THAT(line, Not(HasSubstr("secret")));
+  }
+
+  f = {};
+  f.max_commit_latency = "0";
+  s = ParsePacingFlags(f);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_TRUE(DescribePacing(*s).empty());
 }
 
 TEST(PacingFlagsTest, BadReplicaUriNeverEchoesThePassword) {

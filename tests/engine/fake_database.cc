@@ -120,6 +120,7 @@ absl::StatusOr<ChunkResult> FakeDatabase::Commit(const ChunkRequest& request) {
   c.rows_walked += result.rows_walked;
   c.rows_written += result.rows_written;
   c.chunks += 1;
+  c.message = request.message;
   if (result.last) c.state = JobState::kDone;
   if (b_->clock != nullptr) {
     b_->clock->Advance(b_->chunk_fixed_cost +

@@ -12,10 +12,12 @@
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "engine/commit_latency.h"
 #include "engine/probe_signal.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -327,6 +329,149 @@ TEST(ProbeLatencySignalTest, FailedProbeIsUnreadableWithItsError) {
             "probe_latency p95 unreadable: probe query failed: canceling "
             "statement due to statement timeout");
   EXPECT_TRUE(std::isinf(r.Utilisation()));
+}
+
+// --- commit latency -----------------------------------------------------
+
+std::vector<absl::Duration> Millis(std::initializer_list<double> ms) {
+  std::vector<absl::Duration> out;
+  for (double m : ms) out.push_back(absl::Milliseconds(m));
+  return out;
+}
+
+TEST(CommitLatencyTest, RelativeLimitFromTheQuietBaseline) {
+  CommitLatencyLimit limit;
+  limit.enabled = true;
+  limit.factor = 1.5;
+  CommitLatency c(limit);
+  EXPECT_FALSE(c.limit().has_value());
+  // p95 of 20 quiet beats: the 19th of 20.
+  std::vector<absl::Duration> quiet;
+  for (int i = 1; i <= 20; ++i) quiet.push_back(absl::Milliseconds(i * 0.1));
+  ASSERT_TRUE(c.SetBaseline(quiet).ok());
+  EXPECT_EQ(*c.baseline(), absl::Microseconds(1900));
+  EXPECT_EQ(*c.limit(), absl::Microseconds(2850));
+  EXPECT_EQ(c.Describe(),
+            "commit latency: quiet p95 1.9ms over 20 writes; writes slow down "
+            "as the p95 nears 2.85ms (1.5x the quiet p95) and pause above it");
+}
+
+TEST(CommitLatencyTest, AVeryFastDiskStillGetsHeadroom) {
+  CommitLatencyLimit limit;
+  limit.enabled = true;
+  limit.factor = 1.25;
+  CommitLatency c(limit);
+  ASSERT_TRUE(c.SetBaseline(Millis({0.2, 0.2, 0.2, 0.2, 0.2})).ok());
+  // 1.25 x 0.2ms would be 0.25ms: within a commit's own noise.
+  EXPECT_EQ(*c.limit(), absl::Microseconds(700));
+  EXPECT_THAT(c.Describe(), HasSubstr("nears 0.7ms (the quiet p95 + 0.5ms)"));
+}
+
+TEST(CommitLatencyTest, UtilisationCountsTheExcessOverTheBaseline) {
+  CommitLatencyLimit limit;
+  limit.enabled = true;
+  limit.factor = 1.5;
+  CommitLatency c(limit);
+  ASSERT_TRUE(c.SetBaseline(Millis({2, 2, 2, 2, 2, 2})).ok());  // limit 3ms
+  const absl::Time t0 = absl::FromUnixSeconds(100);
+  // At the baseline: nothing to slow down for.
+  Reading r = c.Record(t0, absl::Milliseconds(2));
+  EXPECT_NEAR(r.Utilisation(), 0, 1e-9);
+  // Halfway between baseline and limit: 0.5, whereas the plain ratio (0.83)
+  // would already be past the resume level.
+  for (int i = 1; i <= 20; ++i) {
+    r = c.Record(t0 + absl::Milliseconds(100 * i), absl::Microseconds(2500));
+  }
+  EXPECT_NEAR(r.Utilisation(), 0.5, 1e-9);
+  EXPECT_EQ(r.Describe(CommitLatency::kName),
+            "commit_latency p95 2.5ms < 3ms, quiet 2ms");
+  // The p95 of the window: slow beats over more than 5% of it pause.
+  for (int i = 21; i <= 30; ++i) {
+    r = c.Record(t0 + absl::Milliseconds(100 * i), absl::Milliseconds(4));
+  }
+  EXPECT_GE(r.Utilisation(), 1);
+  EXPECT_EQ(r.Describe(CommitLatency::kName),
+            "commit_latency p95 4ms > 3ms, quiet 2ms");
+}
+
+TEST(CommitLatencyTest, AbsoluteLimitBelowTheBaselineHolds) {
+  CommitLatencyLimit limit;
+  limit.enabled = true;
+  limit.max = absl::Milliseconds(1);
+  CommitLatency c(limit);
+  EXPECT_EQ(*c.limit(), absl::Milliseconds(1));
+  ASSERT_TRUE(c.SetBaseline(Millis({3, 3, 3, 3, 3})).ok());
+  Reading r = c.Record(absl::FromUnixSeconds(1), absl::Milliseconds(3));
+  EXPECT_EQ(r.floor, 0);  // no room: the plain ratio
+  EXPECT_GE(r.Utilisation(), 1);
+  EXPECT_THAT(c.Describe(), HasSubstr("already at the limit"));
+}
+
+TEST(CommitLatencyTest, NoBaselineIsUnreadable) {
+  CommitLatencyLimit limit;
+  limit.enabled = true;
+  limit.factor = 1.5;
+  CommitLatency c(limit);
+  absl::Status s = c.SetBaseline(Millis({1, 1}));
+  EXPECT_TRUE(absl::IsUnavailable(s)) << s;
+  Reading r = c.Record(absl::FromUnixSeconds(1), absl::Milliseconds(1));
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.error, "no quiet baseline measured");
+}
+
+TEST_F(PacerTest, CommitLatencyMeasuresTheBaselineBeforeTheFirstChunk) {
+  PacerOptions options = PacerOpts();
+  options.commit_latency.enabled = true;
+  options.commit_latency.factor = 1.5;
+  options.commit_latency.baseline_time = absl::Milliseconds(100);
+  options.commit_latency.baseline_interval = absl::Milliseconds(5);
+  Pacer pacer(&controller_, options);
+  auto heartbeat = std::make_unique<FakeHeartbeat>(&clock_);
+  FakeHeartbeat* beat = heartbeat.get();
+  beat->cost = absl::Milliseconds(2);  // each beat, by the fake clock
+  pacer.SetHeartbeat(std::move(heartbeat));
+  ASSERT_NE(pacer.commit_latency(), nullptr);
+  pacer.Start(absl::Seconds(1));
+  EXPECT_GE(beat->beats.load(), 5);
+  EXPECT_EQ(*pacer.commit_latency()->baseline(), absl::Milliseconds(2));
+  EXPECT_EQ(*pacer.commit_latency()->limit(), absl::Milliseconds(3));
+  // The beats are the commit-latency signal now, not "heartbeat".
+  EXPECT_TRUE(Eventually([&] { return controller_.Check().proceed(); }));
+  std::vector<SignalStatus> signals = controller_.Signals();
+  ASSERT_EQ(signals.size(), 1u);
+  EXPECT_EQ(signals[0].name, "commit_latency p95");
+  pacer.Stop();
+
+  // Slow commits on the primary hold writes, and say why.
+  beat->cost = absl::Milliseconds(5);
+  for (int i = 0; i < 10; ++i) {
+    clock_.Advance(absl::Milliseconds(100));
+    pacer.PollOnce();
+  }
+  Decision d = controller_.Check();
+  EXPECT_EQ(d.action, Decision::Action::kWait);
+  EXPECT_EQ(d.reason, "commit_latency p95 5ms > 3ms, quiet 2ms");
+  EXPECT_EQ(d.label, "commit_latency p95");
+}
+
+TEST_F(PacerTest, CommitLatencyWithoutABaselineHoldsWrites) {
+  PacerOptions options = PacerOpts();
+  options.commit_latency.enabled = true;
+  options.commit_latency.factor = 1.5;
+  options.commit_latency.baseline_time = absl::Milliseconds(30);
+  options.commit_latency.baseline_interval = absl::Milliseconds(5);
+  Pacer pacer(&controller_, options);
+  auto heartbeat = std::make_unique<FakeHeartbeat>(&clock_);
+  heartbeat->error = absl::UnavailableError("cannot write the heartbeat");
+  FakeHeartbeat* beat = heartbeat.get();
+  pacer.SetHeartbeat(std::move(heartbeat));
+  pacer.Start(absl::Milliseconds(50));
+  EXPECT_FALSE(pacer.commit_latency()->baseline().has_value());
+  beat->error = absl::OkStatus();  // the primary is back, but no baseline
+  pacer.Stop();
+  pacer.PollOnce();
+  EXPECT_EQ(controller_.Check().reason,
+            "commit_latency p95 unreadable: no quiet baseline measured");
 }
 
 }  // namespace

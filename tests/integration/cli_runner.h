@@ -15,11 +15,14 @@ struct CliResult {
 };
 
 // A `backfill` process started from the build tree (BACKFILL_BINARY), its
-// stdout and stderr captured to files.
+// stdout and stderr captured to files. A `run` without --max-commit-latency
+// (and without --dry-run) gets --max-commit-latency 0: see WithTestPacing in
+// cli_runner.cc.
 class CliProcess {
  public:
   // `env` entries ("NAME=value") are added to this process's environment.
-  CliProcess(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
+  CliProcess(const std::vector<std::string>& args,
+             const std::vector<std::string>& env = {});
   ~CliProcess();
 
   pid_t pid() const { return pid_; }
@@ -41,7 +44,8 @@ class CliProcess {
 };
 
 // Runs `backfill args...` to completion.
-CliResult RunCli(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
+CliResult RunCli(const std::vector<std::string>& args,
+                 const std::vector<std::string>& env = {});
 
 }  // namespace backfill::testing
 

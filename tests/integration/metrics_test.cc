@@ -13,7 +13,6 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,6 +23,7 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "tests/integration/fixture.h"
+#include "tests/integration/scrape.h"
 
 namespace backfill::testing {
 namespace {
@@ -60,49 +60,6 @@ std::vector<std::string> SlowUsersRun(TestDb* db, const std::string& listen,
           log_format};
 }
 
-// GET http://127.0.0.1:port/metrics: the body, or nullopt when nothing
-// listens.
-std::optional<std::string> Scrape(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(static_cast<uint16_t>(port));
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
-    close(fd);
-    return std::nullopt;
-  }
-  const std::string request =
-      "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-  (void)write(fd, request.data(), request.size());
-  std::string response;
-  char buf[8192];
-  for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;)
-    response.append(buf, n);
-  close(fd);
-  const size_t body = response.find("\r\n\r\n");
-  if (!absl::StartsWith(response, "HTTP/1.1 200") ||
-      body == std::string::npos) {
-    ADD_FAILURE() << "bad /metrics response: " << response.substr(0, 200);
-    return "";
-  }
-  return response.substr(body + 4);
-}
-
-// Sample lines "name{labels} value" -> value.
-std::map<std::string, double> Samples(const std::string& text) {
-  std::map<std::string, double> out;
-  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
-    if (line[0] == '#') continue;
-    const size_t space = line.rfind(' ');
-    double value = 0;
-    if (space == absl::string_view::npos) continue;
-    if (!absl::SimpleAtod(line.substr(space + 1), &value)) continue;
-    out[std::string(line.substr(0, space))] = value;
-  }
-  return out;
-}
-
 // Runs `command` through the shell with `input` on stdin; its exit code and
 // combined output.
 std::pair<int, std::string> Shell(const std::string& command,
@@ -119,21 +76,6 @@ std::pair<int, std::string> Shell(const std::string& command,
   const int status = pclose(p);
   std::remove(path);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-// The port from the {"event":"metrics","url":"http://127.0.0.1:PORT/metrics"}
-// line, waiting for it to be printed.
-int WaitForMetricsPort(CliProcess& process) {
-  const std::regex url(R"re("url":"http://127\.0\.0\.1:(\d+)/metrics")re");
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline && !process.Exited()) {
-    std::smatch m;
-    const std::string err = process.StderrSoFar();
-    if (std::regex_search(err, m, url)) return std::stoi(m[1]);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ADD_FAILURE() << "no metrics event: " << process.StderrSoFar();
-  return 0;
 }
 
 // Waits for a stderr line containing `text`.

@@ -1,0 +1,90 @@
+#include "engine/commit_latency.h"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace backfill {
+namespace {
+
+constexpr int kMinBaselineBeats = 5;
+
+double Seconds(absl::Duration d) { return absl::ToDoubleSeconds(d); }
+
+// The nearest-rank p95 of `beats` (not empty).
+absl::Duration P95(std::vector<absl::Duration> beats) {
+  const size_t rank = std::clamp<size_t>(
+      static_cast<size_t>(std::ceil(0.95 * beats.size() - 1e-9)), 1,
+      beats.size());
+  std::nth_element(beats.begin(), beats.begin() + (rank - 1), beats.end());
+  return beats[rank - 1];
+}
+
+}  // namespace
+
+CommitLatency::CommitLatency(const CommitLatencyLimit& limit)
+    : options_(limit), window_(limit.window) {
+  if (options_.factor <= 0 && options_.max > absl::ZeroDuration()) {
+    limit_ = options_.max;
+  }
+}
+
+absl::Status CommitLatency::SetBaseline(
+    const std::vector<absl::Duration>& beats) {
+  if (static_cast<int>(beats.size()) < kMinBaselineBeats) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot measure the quiet commit latency: only ",
+                     beats.size(), " of the heartbeat's writes succeeded"));
+  }
+  baseline_ = P95(beats);
+  baseline_beats_ = static_cast<int>(beats.size());
+  if (options_.factor > 0) {
+    limit_ = std::max(options_.factor * *baseline_,
+                      *baseline_ + options_.min_headroom);
+  }
+  return absl::OkStatus();
+}
+
+Reading CommitLatency::Record(absl::Time at, absl::Duration took) {
+  window_.Add(at, took);
+  if (!baseline_.has_value() || !limit_.has_value()) {
+    return Reading::Unreadable("no quiet baseline measured");
+  }
+  Reading r = Reading::Ok(Seconds(*window_.P95(at)), Seconds(*limit_), "s");
+  // A baseline at or above an absolute limit leaves no room: the plain
+  // ratio then holds writes until the server is faster than the limit.
+  if (*baseline_ < *limit_) r.floor = Seconds(*baseline_);
+  return r;
+}
+
+Reading CommitLatency::Failed(const absl::Status& error) {
+  return Reading::Unreadable(std::string(error.message()));
+}
+
+std::string CommitLatency::Describe() const {
+  if (!baseline_.has_value() || !limit_.has_value()) return "";
+  std::string relative;
+  if (options_.factor > 0) {
+    relative =
+        *limit_ > options_.factor * *baseline_
+            ? absl::StrCat(" (the quiet p95 + ",
+                           FormatQuantity(Seconds(options_.min_headroom), "s"),
+                           ")")
+            : absl::StrCat(" (", FormatQuantity(options_.factor, ""),
+                           "x the quiet p95)");
+  }
+  std::string out = absl::StrCat(
+      "commit latency: quiet p95 ", FormatQuantity(Seconds(*baseline_), "s"),
+      " over ", baseline_beats_, " writes; writes slow down as the p95 nears ",
+      FormatQuantity(Seconds(*limit_), "s"), relative, " and pause above it");
+  if (*baseline_ >= *limit_) {
+    absl::StrAppend(&out,
+                    "; the quiet p95 is already at the limit, so writes "
+                    "hold until the primary commits faster");
+  }
+  return out;
+}
+
+}  // namespace backfill

@@ -1,0 +1,81 @@
+#ifndef BACKFILL_ENGINE_COMMIT_LATENCY_H_
+#define BACKFILL_ENGINE_COMMIT_LATENCY_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "throttle/latency_window.h"
+#include "throttle/signal.h"
+
+namespace backfill {
+
+// --max-commit-latency: how long the primary takes to write and commit one
+// row, which is what every commit of the application waits on (the WAL or
+// redo log flush, the binlog group commit, a synchronous standby). The
+// heartbeat's own upserts are timed: one autocommit statement each, on a
+// connection of its own, with the server's normal durability.
+struct CommitLatencyLimit {
+  // Off (the default here; the CLI turns it on): beats are reported as the
+  // "heartbeat" signal alone.
+  bool enabled = false;
+  // The limit relative to the quiet baseline: factor x baseline, and at
+  // least baseline + min_headroom, so that a very fast disk does not make
+  // the noise of its own commits a reason to hold. Used when factor > 0.
+  double factor = 0;
+  absl::Duration min_headroom = absl::Microseconds(500);
+  // Else an absolute limit (> 0).
+  absl::Duration max = absl::ZeroDuration();
+  // The signal is the p95 of the beats of the last `window`. Default 5s:
+  // 50 beats at 100ms, enough for a p95 that does not jump with one beat.
+  absl::Duration window = absl::Seconds(5);
+  // The baseline: the p95 of beats every `baseline_interval` for
+  // `baseline_time` before the first chunk, while the run writes nothing.
+  absl::Duration baseline_time = absl::Seconds(2);
+  absl::Duration baseline_interval = absl::Milliseconds(50);
+};
+
+// The commit-latency signal's state: the baseline, the limit it gives, and
+// the window of recent beats. Pure (times come from the caller); not
+// thread-safe: the Pacer's heartbeat thread owns it once the baseline is set.
+class CommitLatency {
+ public:
+  static constexpr char kName[] = "commit_latency p95";
+
+  explicit CommitLatency(const CommitLatencyLimit& limit);
+
+  // Sets the baseline from the quiet beats measured before the first chunk
+  // (their p95). kUnavailable when fewer than 5 beats succeeded: the
+  // primary could not be written to.
+  absl::Status SetBaseline(const std::vector<absl::Duration>& beats);
+
+  // The reading after a beat that ended at `at` and took `took` (or failed
+  // with `error`): the p95 of the window against the limit, with the
+  // baseline as its floor (Reading::floor) when the baseline is below the
+  // limit. Unreadable before SetBaseline succeeded.
+  Reading Record(absl::Time at, absl::Duration took);
+  Reading Failed(const absl::Status& error);
+
+  std::optional<absl::Duration> baseline() const { return baseline_; }
+  // The limit in force: set at construction for an absolute limit, by
+  // SetBaseline for a relative one.
+  std::optional<absl::Duration> limit() const { return limit_; }
+
+  // One line for the operator, once the baseline is known: "commit latency:
+  // quiet p95 1.1ms over 40 writes; writes slow down as the p95 nears 1.65ms
+  // (1.5x the quiet p95) and pause above it".
+  std::string Describe() const;
+
+ private:
+  const CommitLatencyLimit options_;
+  std::optional<absl::Duration> baseline_;
+  std::optional<absl::Duration> limit_;
+  int baseline_beats_ = 0;
+  LatencyWindow window_;
+};
+
+}  // namespace backfill
+
+#endif  // BACKFILL_ENGINE_COMMIT_LATENCY_H_
