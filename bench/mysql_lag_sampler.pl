@@ -3,8 +3,10 @@
 # writes a heartbeat row on the primary (NOW(6)) and reads it back on the
 # replica, printing one line per sample:
 #
-#   <unix seconds> <lag seconds, from the heartbeat> <Seconds_Behind_Master>
+#   <unix seconds> <lag seconds, from the heartbeat> <Seconds_Behind_Master> <write ms>
 #
+# The last column times the heartbeat's write and commit on the primary (one
+# autocommit statement): what a one-row application write waits for.
 # The heartbeat lag has ~100ms resolution (the write period); it is 0.0-0.1s
 # on an idle, caught-up replica. Seconds_Behind_Master is whole seconds and
 # shown only for comparison. A failed read prints NA (and reconnects).
@@ -38,9 +40,11 @@ $| = 1;
 
 my $next = time;
 while (1) {
-  $primary->do("INSERT INTO bench_heartbeat VALUES (1, NOW(6)) "
-      . "ON DUPLICATE KEY UPDATE ts = VALUES(ts)")
-    or $primary = connect_to($primary_port) || $primary;
+  my $t0 = time;
+  my $wrote = $primary->do("INSERT INTO bench_heartbeat VALUES (1, NOW(6)) "
+      . "ON DUPLICATE KEY UPDATE ts = VALUES(ts)");
+  my $write_ms = $wrote ? sprintf("%.3f", (time - $t0) * 1000) : 'NA';
+  $primary = connect_to($primary_port) || $primary unless $wrote;
   $replica ||= connect_to($replica_port);
   my ($lag, $sbm) = ('NA', 'NA');
   if ($replica) {
@@ -55,7 +59,7 @@ while (1) {
       $replica = undef;
     }
   }
-  printf "%.3f %s %s\n", time, $lag, $sbm;
+  printf "%.3f %s %s %s\n", time, $lag, $sbm, $write_ms;
   $next += 0.1;
   my $d = $next - time;
   if ($d > 0) { sleep $d } else { $next = time }
