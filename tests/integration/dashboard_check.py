@@ -82,6 +82,12 @@ def series_read(expr):
     return {HISTOGRAM_SUFFIX.sub("", s) for s in SERIES.findall(expr)}
 
 
+def allowed_absent(expr):
+    """Whether every backfill series `expr` reads is in ALLOWED_ABSENT."""
+    read = series_read(expr)
+    return bool(read) and read <= set(ALLOWED_ABSENT)
+
+
 class Checker:
     def __init__(self, api, job, wait, rate_interval):
         self.api, self.job, self.wait = api, job, wait
@@ -132,28 +138,23 @@ class Checker:
     def check_targets(self, targets):
         """Queries every (panel, target) until each has data or --wait has
         passed, then reports them in dashboard order."""
-        pending = {}
-        for i, (panel, target) in enumerate(targets):
-            expr = target.get("expr", "")
-            if not re.search(r"\$(\{job\}|job\b)", expr):
-                pending[i] = ValueError("not filtered by $job")
-            else:
-                pending[i] = None
-        results = dict(pending)
+        # None: not asked yet; []: no data yet; ValueError: refused.
+        results = {}
+        for i, (_, target) in enumerate(targets):
+            templated = re.search(r"\$(\{job\}|job\b)", target.get("expr", ""))
+            results[i] = None if templated else ValueError("not filtered by $job")
         deadline = time.time() + self.wait
         while True:
-            for i in [i for i, r in results.items() if r is None or r == []]:
-                if isinstance(pending[i], ValueError):
-                    continue
+            for i in [i for i, r in results.items() if r in (None, [])]:
                 query = substitute(targets[i][1]["expr"], self.job, self.rate_interval)
                 try:
                     results[i] = api_get(self.api, "query", {"query": query})["result"]
                 except ValueError as e:
                     results[i] = e
-            # Waiting is for series that must come; ALLOWED_ABSENT ones are
-            # asked while the others are waited for, but not waited for.
-            waiting = [i for i, r in results.items() if r in (None, [])
-                       and not series_read(targets[i][1]["expr"]) <= set(ALLOWED_ABSENT)]
+            # Only series that must come are waited for; ALLOWED_ABSENT ones
+            # are asked again while the others are.
+            waiting = [i for i, r in results.items()
+                       if r == [] and not allowed_absent(targets[i][1]["expr"])]
             if not waiting or time.time() >= deadline:
                 break
             time.sleep(1)
@@ -166,14 +167,12 @@ class Checker:
         if isinstance(result, ValueError):
             self.report(False, "ERROR", what, str(result))
             return
-        read = series_read(expr)
-        missing_ok = bool(read) and read <= set(ALLOWED_ABSENT)
         if result:
             self.report(True, "ok", what, "%d series" % len(result))
-            if missing_ok:
+            if allowed_absent(expr):
                 print("          note: has data now; remove %s from ALLOWED_ABSENT in %s"
-                      % (", ".join(sorted(read)), __file__))
-        elif missing_ok:
+                      % (", ".join(sorted(series_read(expr))), __file__))
+        elif allowed_absent(expr):
             self.report(True, "absent", what,
                         "no data: allowed until issue 12 (ALLOWED_ABSENT)")
         else:
