@@ -11,6 +11,7 @@
 #include "cli/flags.h"
 #include "cli/pacing.h"
 #include "cli/toml_config.h"
+#include "cli/version.h"
 #include "engine/dsn.h"
 
 namespace backfill {
@@ -102,11 +103,13 @@ void AddRunFlags(CLI::App* run, RunFlags* f) {
 }
 
 int Main(int argc, char** argv) {
+  // Named, so that usage lines say "backfill" rather than argv[0].
   CLI::App app{
       "backfill: chunked, resumable, throttled data backfills "
-      "(expand/migrate/contract step 3)"};
+      "(expand/migrate/contract step 3)",
+      "backfill"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "backfill 0.1.0");
+  app.set_version_flag("--version", VersionLine());
   // CLI11 reads config files for the main app only: --config is declared
   // here, `run` and `verify` pass it up, and TomlConfig files the keys under
   // the subcommand given.
