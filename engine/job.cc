@@ -175,7 +175,11 @@ absl::StatusOr<RunReport> Job::Run(const RunOptions& options) {
       return stop(JobState::kStopped, RunOutcome::kSliceEnd,
                   absl::StrCat("slice ended after ", report.chunks, " chunks"));
     }
-    if (clock->Now() - start >= options.max_duration) {
+    // A slice makes progress: its first chunk runs however long opening
+    // took (a busy server can take a slice's whole budget to lock the job
+    // and save the checkpoint), unless pacing held writes through it.
+    if (clock->Now() - start >= options.max_duration &&
+        (report.chunks > 0 || report.throttled > absl::ZeroDuration())) {
       return stop(JobState::kStopped, RunOutcome::kSliceEnd,
                   absl::StrCat("slice ended after ",
                                absl::FormatDuration(options.max_duration)));
@@ -184,11 +188,17 @@ absl::StatusOr<RunReport> Job::Run(const RunOptions& options) {
     if (options.throttle != nullptr) {
       // Between chunks: wait until pacing allows the next one. The loop top
       // handles whatever stopped the wait.
+      const absl::Time wait_began = clock->Now();
       auto should_stop = [&] {
         if (options.cancel != nullptr && options.cancel->cancelled())
           return true;
         const absl::Time now = clock->Now();
-        if (now - start >= options.max_duration) return true;
+        // Past the slice's end: stop if it made progress or this wait has
+        // held writes (the loop top then ends the slice).
+        if (now - start >= options.max_duration &&
+            (report.chunks > 0 || now > wait_began)) {
+          return true;
+        }
         if (now - pause_checked >= absl::Seconds(1)) {
           pause_checked = now;
           absl::StatusOr<std::optional<Checkpoint>> flag =

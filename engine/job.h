@@ -7,8 +7,8 @@
 #include <optional>
 #include <string>
 
-#include "absl/strings/string_view.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "engine/checkpoint.h"
 #include "engine/database.h"
@@ -54,17 +54,17 @@ absl::string_view RunOutcomeName(RunOutcome outcome);
 
 struct RunReport {
   RunOutcome outcome = RunOutcome::kDone;
-  std::string reason;         // human words for the outcome
-  bool resumed = false;       // continued an existing checkpoint
-  int64_t rows_walked = 0;    // in this run
-  int64_t rows_written = 0;   // in this run
-  int64_t chunks = 0;         // in this run
-  int64_t retries = 0;        // chunk attempts retried in this run
+  std::string reason;        // human words for the outcome
+  bool resumed = false;      // continued an existing checkpoint
+  int64_t rows_walked = 0;   // in this run
+  int64_t rows_written = 0;  // in this run
+  int64_t chunks = 0;        // in this run
+  int64_t retries = 0;       // chunk attempts retried in this run
   // Time spent waiting on RunOptions::throttle before chunks (signals over
   // their thresholds, unreadable signals, the rows/s cap).
   absl::Duration throttled = absl::ZeroDuration();
   absl::Duration elapsed;
-  Checkpoint checkpoint;      // the checkpoint as the run left it
+  Checkpoint checkpoint;  // the checkpoint as the run left it
 };
 
 // Receives events from a run, on the run's thread. Every method has an empty
@@ -98,6 +98,9 @@ struct RunOptions {
   bool restart = false;
   // Stop (outcome kSliceEnd, resumable) once this much time has passed; the
   // chunk in flight completes first, so a slice may overrun by one chunk.
+  // A slice always runs at least one chunk, however long opening took,
+  // unless the throttle held writes through it: a runner calling slices
+  // back to back always makes progress.
   absl::Duration max_duration = absl::InfiniteDuration();
   // Stop (kSliceEnd) after this many chunks; 0 = no limit.
   int64_t max_chunks = 0;

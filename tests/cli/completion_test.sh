@@ -54,7 +54,7 @@ touch "$tmp/job.toml" "$tmp/jobs.toml" "$tmp/pw"
 expect "run verify status pause resume" ""
 expect "status" st
 expect "--help --version --config" --
-expect "--max-lag --max-lag-bytes --max-latency" run --max-l
+expect "--max-lag --max-lag-bytes --max-latency --max-load" run --max-l
 expect "--set" run --table users --s
 expect "--dry-run" --config "$tmp/job.toml" run --dry
 expect "--dry-run" run --job run --dry

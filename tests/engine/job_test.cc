@@ -502,6 +502,20 @@ TEST_F(JobTest, MaxDurationEndsSlice) {
   EXPECT_EQ(Stored().last_key, IntKey(30));
 }
 
+// Opening (lock, checkpoint) can take a slice's whole budget on a busy
+// server: the slice still does a chunk, so slices back to back progress.
+TEST_F(JobTest, ASliceSpentOpeningStillRunsOneChunk) {
+  backend_.AddRange(1, 100);
+  backend_.clock = &clock_;
+  RunOptions options = Options(10);
+  options.max_duration = absl::ZeroDuration();
+  absl::StatusOr<RunReport> report = OpenAndRun(options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->outcome, RunOutcome::kSliceEnd);
+  EXPECT_EQ(report->chunks, 1);
+  EXPECT_EQ(Stored().last_key, IntKey(10));
+}
+
 TEST_F(JobTest, AdaptiveChunksGrowTowardTarget) {
   backend_.AddRange(1, 5000);
   backend_.clock = &clock_;

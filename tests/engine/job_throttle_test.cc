@@ -208,6 +208,19 @@ TEST_F(JobThrottleTest, SliceDeadlineEndsAWait) {
   EXPECT_EQ(backend_.committed_chunks, 0);
 }
 
+// A slice spent opening still writes a chunk, but not past a hold: one
+// wait step, then the slice ends.
+TEST_F(JobThrottleTest, AnEmptySliceWhileHeldEndsAfterOneWaitStep) {
+  controller_.Update(kLag, Lag(5));
+  RunOptions options = Options();
+  options.max_duration = absl::ZeroDuration();
+  absl::StatusOr<RunReport> report = Run(options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->outcome, RunOutcome::kSliceEnd);
+  EXPECT_EQ(report->elapsed, absl::Milliseconds(100));
+  EXPECT_EQ(backend_.committed_chunks, 0);
+}
+
 TEST_F(JobThrottleTest, RowsPerSecondCapPacesChunks) {
   ThrottleOptions o = ThrottleOptionsFor(&clock_);
   o.max_rows_per_second = 50;  // bucket of 50 rows, starts full
