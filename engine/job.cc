@@ -153,6 +153,14 @@ absl::StatusOr<RunReport> Job::Run(const RunOptions& options) {
   };
 
   ChunkSizer sizer(options.chunking);
+  // The next chunk's size: what the sizer chose for the target chunk time,
+  // at most a tenth of a second of the rate in force, so that a slow pace
+  // spreads small chunks evenly instead of one big burst now and then.
+  auto next_rows = [&] {
+    const int64_t cap =
+        options.throttle != nullptr ? options.throttle->ChunkRowsCap() : 0;
+    return cap > 0 ? std::min(sizer.next_rows(), cap) : sizer.next_rows();
+  };
   Backoff backoff(clock);
   int attempt = 0;  // failed attempts of the current chunk
   std::optional<absl::Time> unavailable_since;
@@ -185,6 +193,7 @@ absl::StatusOr<RunReport> Job::Run(const RunOptions& options) {
                                absl::FormatDuration(options.max_duration)));
     }
 
+    const int64_t rows = next_rows();
     if (options.throttle != nullptr) {
       // Between chunks: wait until pacing allows the next one. The loop top
       // handles whatever stopped the wait.
@@ -220,8 +229,8 @@ absl::StatusOr<RunReport> Job::Run(const RunOptions& options) {
         cp.updated_at = clock->Now();
         (void)db_->SaveCheckpoint(cp);
       };
-      WaitResult wait = options.throttle->WaitUntilAllowed(
-          sizer.next_rows(), should_stop, on_wait);
+      WaitResult wait =
+          options.throttle->WaitUntilAllowed(rows, should_stop, on_wait);
       report.throttled += wait.waited;
       if (wait.outcome == WaitResult::Outcome::kCritical) {
         return stop(JobState::kStopped, RunOutcome::kCritical, wait.reason);
@@ -259,8 +268,7 @@ absl::StatusOr<RunReport> Job::Run(const RunOptions& options) {
       }
     }
 
-    ChunkRequest request{spec_.job, cp.last_key, *cp.high_water,
-                         sizer.next_rows()};
+    ChunkRequest request{spec_.job, cp.last_key, *cp.high_water, rows};
     request.lock_timeout = options.lock_timeout;
     if (options.throttle != nullptr) {
       request.message = options.throttle->PacingSummary();
@@ -340,7 +348,7 @@ absl::StatusOr<RunReport> Job::Run(const RunOptions& options) {
 
     Progress progress;
     progress.checkpoint = &cp;
-    progress.next_chunk_rows = sizer.next_rows();
+    progress.next_chunk_rows = next_rows();
     progress.last_chunk_time = chunk_end - chunk_start;
     const double seconds = absl::ToDoubleSeconds(chunk_end - start);
     if (seconds > 0) progress.rows_per_second = report.rows_walked / seconds;

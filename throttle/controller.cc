@@ -264,6 +264,13 @@ absl::Duration ThrottleController::DelayFor(int64_t rows) const {
   return absl::Nanoseconds(std::ceil(missing * 1e9 / rate - 1e-6));
 }
 
+int64_t ThrottleController::ChunkRowsCap() const {
+  absl::MutexLock lock(&mu_);
+  const double rate = RateLocked();
+  if (rate == 0) return 0;
+  return std::max<int64_t>(1, static_cast<int64_t>(rate * 0.1));
+}
+
 void ThrottleController::RecordChunk(int64_t rows) {
   if (rows <= 0) return;
   const absl::Time now = clock_->Now();

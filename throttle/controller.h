@@ -219,6 +219,13 @@ class ThrottleController {
   // the bucket (RecordChunk does).
   absl::Duration DelayFor(int64_t rows) const;
 
+  // The most rows a chunk should cover under the rate in force (the pace, or
+  // the rows/s cap when lower): a tenth of a second of it, at least 1; 0
+  // when no rate is in force. A chunk sized for the target chunk time at
+  // full speed would otherwise go as one burst every few seconds, which the
+  // application's commits feel as a stall.
+  int64_t ChunkRowsCap() const;
+
   // Takes `rows` written rows from the token bucket (it may go into debt,
   // which later DelayFor calls wait off) and counts them toward the rate the
   // copier achieves (see Pace). Call once per committed chunk with the rows

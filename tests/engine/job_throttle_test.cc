@@ -229,7 +229,10 @@ TEST_F(JobThrottleTest, RowsPerSecondCapPacesChunks) {
   options.throttle = &capped;
   absl::StatusOr<RunReport> report = Run(options);
   ASSERT_TRUE(report.ok()) << report.status();
-  EXPECT_EQ(report->chunks, 10);
+  // Chunks of at most a tenth of a second of the rate (5 rows), evenly
+  // spread, rather than the sizer's 10 in bursts.
+  EXPECT_EQ(report->chunks, 20);
+  for (const ChunkRequest& r : backend_.requests) EXPECT_LE(r.rows, 5);
   // 100 rows at 50 rows/s, the first 50 from the full bucket: 1s of waits.
   EXPECT_EQ(report->elapsed, absl::Seconds(1));
   EXPECT_TRUE(observer_.events.empty()) << "rate waits are not throttle events";

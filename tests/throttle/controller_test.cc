@@ -435,6 +435,7 @@ TEST_F(ControllerTest, PaceSpacesChunksAndAccountsItsWaits) {
   o.pace = Paced(1000);
   ThrottleController c(o);
   c.Update(kQuery, Reading::Ok(5, 10));  // 0.5: at the pace's target
+  EXPECT_EQ(c.ChunkRowsCap(), 100);      // a tenth of a second of the pace
   EXPECT_EQ(c.DelayFor(1000), absl::ZeroDuration());  // a full bucket
   c.RecordChunk(1000);
   EXPECT_EQ(c.DelayFor(1000), absl::Seconds(1));
@@ -523,6 +524,7 @@ TEST_F(ControllerTest, NoPaceWithoutPaceOptions) {
   EXPECT_EQ(c.State().pace_rows_per_second, 0);
   EXPECT_FALSE(c.State().paced);
   EXPECT_EQ(c.PacingSummary(), "");
+  EXPECT_EQ(c.ChunkRowsCap(), 0);
   c.RecordChunk(1000000);
   EXPECT_EQ(c.DelayFor(1000000), absl::ZeroDuration());
 }
