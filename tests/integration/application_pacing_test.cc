@@ -13,6 +13,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -87,14 +89,20 @@ class ApplicationPacingTest : public IntegrationTest {
     }
   }
 
+  // Waits up to `seconds` for `text` in the process's stderr past its first
+  // `from` bytes.
   static bool WaitForStderr(CliProcess& p, const std::string& text,
-                            double seconds) {
+                            double seconds, size_t from = 0) {
+    auto seen = [&] {
+      const std::string err = p.StderrSoFar();
+      return err.size() > from && err.find(text, from) != std::string::npos;
+    };
     const auto t0 = Clock::now();
     while (SecondsSince(t0) < seconds && !p.Exited()) {
-      if (absl::StrContains(p.StderrSoFar(), text)) return true;
+      if (seen()) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    return absl::StrContains(p.StderrSoFar(), text);
+    return seen();
   }
 
   void CreateUsers(int64_t n) {
@@ -153,13 +161,28 @@ TEST_P(ApplicationPacingTest, SlowCommitsHoldWritesAndSayWhy) {
   ASSERT_TRUE(WaitForChunks("users", 5)) << run.StderrSoFar();
 
   SlowCommits(true);
-  ASSERT_TRUE(
-      WaitForStderr(run, "throttle=on reason=\"commit_latency p95 1", 15))
-      << run.StderrSoFar();
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Held on the slow commits (the disk's own noise may have held writes
+  // before, under the same reason): the p95 the metrics show is theirs.
+  const auto t0 = Clock::now();
+  std::map<std::string, double> m;
+  while (SecondsSince(t0) < 15) {
+    std::optional<std::string> text = Scrape(port);
+    ASSERT_TRUE(text.has_value());
+    m = Samples(*text);
+    if (m["backfill_commit_latency_seconds{job=\"users\"}"] >= 0.09 &&
+        m["backfill_throttled{job=\"users\"}"] == 1) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_GE(m["backfill_commit_latency_seconds{job=\"users\"}"], 0.09);
+  EXPECT_EQ(m["backfill_throttled{job=\"users\"}"], 1);
+  // The chunk in flight when writes were held commits (slowly) first.
+  std::this_thread::sleep_for(std::chrono::seconds(1));
   ExpectHeld(2);
   ASSERT_FALSE(run.Exited()) << run.StderrSoFar();
   const std::string log = run.StderrSoFar();
+  EXPECT_THAT(log, HasSubstr("throttle=on reason=\"commit_latency p95 "));
   EXPECT_THAT(log, HasSubstr("ms, quiet ")) << log;
 
   // `status` says why the job is not advancing.
@@ -169,9 +192,8 @@ TEST_P(ApplicationPacingTest, SlowCommitsHoldWritesAndSayWhy) {
   // So do the metrics.
   std::optional<std::string> text = Scrape(port);
   ASSERT_TRUE(text.has_value());
-  std::map<std::string, double> m = Samples(*text);
+  m = Samples(*text);
   EXPECT_EQ(m["backfill_throttled{job=\"users\"}"], 1) << *text;
-  EXPECT_GE(m["backfill_commit_latency_seconds{job=\"users\"}"], 0.05) << *text;
   const double baseline =
       m["backfill_commit_latency_baseline_seconds{job=\"users\"}"];
   EXPECT_GT(baseline, 0) << *text;
