@@ -55,8 +55,10 @@ WINDOW_SECS=${WINDOW_SECS:-60}
 WARM_SECS=${WARM_SECS:-10}
 THROTTLE_SWEEP=${THROTTLE_SWEEP:-2500 5000 10000 20000 40000}
 DEFAULT_CONTENDERS="quiet spin oneshot backfill backfill:max-commit-latency=1.25x"
-THROTTLE_CONTENDERS_PG=${THROTTLE_CONTENDERS_PG:-${THROTTLE_CONTENDERS:-$DEFAULT_CONTENDERS backfill:max-load=active_sessions=3 $(printf 'backfill:max-rows-per-second=%s ' $THROTTLE_SWEEP)}}
-THROTTLE_CONTENDERS_MY=${THROTTLE_CONTENDERS_MY:-${THROTTLE_CONTENDERS:-$DEFAULT_CONTENDERS backfill:max-load=Threads_running=3 $(printf 'backfill:max-rows-per-second=%s ' $THROTTLE_SWEEP)}}
+# The load signal and the sweep alone, without the default commit latency.
+SWEEP=$(printf 'backfill:max-commit-latency=0:max-rows-per-second=%s ' $THROTTLE_SWEEP)
+THROTTLE_CONTENDERS_PG=${THROTTLE_CONTENDERS_PG:-${THROTTLE_CONTENDERS:-$DEFAULT_CONTENDERS backfill:max-commit-latency=0:max-load=active_sessions=${THROTTLE_LOAD_PG:-3} $SWEEP}}
+THROTTLE_CONTENDERS_MY=${THROTTLE_CONTENDERS_MY:-${THROTTLE_CONTENDERS:-$DEFAULT_CONTENDERS backfill:max-commit-latency=0:max-load=Threads_running=${THROTTLE_LOAD_MY:-3} $SWEEP}}
 DEVDB=${BACKFILL_DEV_DB_DIR:-/tmp/backfill-dev-db}
 
 THROTTLE=$OUT/throttle.tsv
@@ -466,7 +468,7 @@ throttled_summary() {
 throttled_verdicts() {
   local db=$1 list=$2 q=$3 c p99 best=0 rate mcl_rows
   for c in $list; do
-    [[ $c =~ ^backfill:max-rows-per-second=([0-9]+)$ ]] || continue
+    [[ $c =~ ^backfill:max-commit-latency=0:max-rows-per-second=([0-9]+)$ ]] || continue
     rate=${BASH_REMATCH[1]}
     p99=$(pooled "$db" "$c" fg 99)
     [ "$p99" != NA ] && awk -v p="$p99" -v q="$q" 'BEGIN {exit !(p <= 1.25 * q)}' && [ "$rate" -gt "$best" ] && best=$rate
