@@ -477,7 +477,7 @@ throttled_verdicts() {
   p99=$(pooled "$db" backfill fg 99)
   [ "$p99" = NA ] || echo "- default pacing: fg p99 $p99 ms vs quiet $q ms ($(awk -v p="$p99" -v q="$q" 'BEGIN {printf "%+.0f%%", (p / q - 1) * 100}'); target +50%)"
   for c in $list; do
-    [[ $c == backfill:max-commit-latency=* ]] || continue
+    [[ $c =~ ^backfill:max-commit-latency=[0-9.]+x$ ]] || continue
     p99=$(pooled "$db" "$c" fg 99)
     mcl_rows=$(awk -F'\t' -v d="$db" -v c="$c" '$1 == d && $2 == c {print $6}' "$THROTTLE" | pctl 50)
     echo "- $c: fg p99 $p99 ms ($(awk -v p="$p99" -v q="$q" 'BEGIN {printf "%+.0f%%", (p / q - 1) * 100}'); target +25%), $(printf '%.0f' "$mcl_rows") rows/s vs the best sweep rate within +25%: $best ($(awk -v a="$mcl_rows" -v b="$best" 'BEGIN {if (b > 0) printf "%.0f%%", a / b * 100; else print "-"}'); target 80%)"

@@ -10,6 +10,8 @@ namespace backfill {
 namespace {
 
 constexpr int kMinBaselineBeats = 5;
+// Beats per group of the baseline's measurement (see SetBaseline).
+constexpr size_t kBaselineGroup = 10;
 
 double Seconds(absl::Duration d) { return absl::ToDoubleSeconds(d); }
 
@@ -38,7 +40,19 @@ absl::Status CommitLatency::SetBaseline(
         absl::StrCat("cannot measure the quiet commit latency: only ",
                      beats.size(), " of the heartbeat's writes succeeded"));
   }
-  baseline_ = P95(beats);
+  // The median of the p95s of consecutive groups of beats, not the p95 of
+  // them all: one disk stall during the measurement (a few slow beats in a
+  // row) would otherwise become the baseline, and the limit with it.
+  std::vector<absl::Duration> p95s;
+  const size_t groups = std::max<size_t>(1, beats.size() / kBaselineGroup);
+  for (size_t g = 0; g < groups; ++g) {
+    const size_t from = g * beats.size() / groups;
+    const size_t to = (g + 1) * beats.size() / groups;
+    p95s.push_back(P95(
+        std::vector<absl::Duration>(beats.begin() + from, beats.begin() + to)));
+  }
+  std::sort(p95s.begin(), p95s.end());
+  baseline_ = p95s[(p95s.size() - 1) / 2];
   baseline_beats_ = static_cast<int>(beats.size());
   if (options_.factor > 0) {
     limit_ = std::max(options_.factor * *baseline_,

@@ -31,9 +31,10 @@ struct CommitLatencyLimit {
   // The signal is the p95 of the beats of the last `window`. Default 5s:
   // 50 beats at 100ms, enough for a p95 that does not jump with one beat.
   absl::Duration window = absl::Seconds(5);
-  // The baseline: the p95 of beats every `baseline_interval` for
-  // `baseline_time` before the first chunk, while the run writes nothing.
-  absl::Duration baseline_time = absl::Seconds(2);
+  // The baseline: beats every `baseline_interval` for `baseline_time`
+  // before the first chunk, while the run writes nothing; the median of the
+  // p95s of their groups of 10 (CommitLatency::SetBaseline).
+  absl::Duration baseline_time = absl::Seconds(3);
   absl::Duration baseline_interval = absl::Milliseconds(50);
 };
 
@@ -46,9 +47,12 @@ class CommitLatency {
 
   explicit CommitLatency(const CommitLatencyLimit& limit);
 
-  // Sets the baseline from the quiet beats measured before the first chunk
-  // (their p95). kUnavailable when fewer than 5 beats succeeded: the
-  // primary could not be written to.
+  // Sets the baseline from the quiet beats measured before the first chunk,
+  // in the order they were taken: the median of the p95s of consecutive
+  // groups of 10 beats (one group when there are fewer than 20), so that a
+  // stall of the disk during the measurement does not become the baseline.
+  // kUnavailable when fewer than 5 beats succeeded: the primary could not
+  // be written to.
   absl::Status SetBaseline(const std::vector<absl::Duration>& beats);
 
   // The reading after a beat that ended at `at` and took `took` (or failed
@@ -64,7 +68,7 @@ class CommitLatency {
   std::optional<absl::Duration> limit() const { return limit_; }
 
   // One line for the operator, once the baseline is known: "commit latency:
-  // quiet p95 1.1ms over 40 writes; writes slow down as the p95 nears 1.65ms
+  // quiet p95 1.1ms over 60 writes; writes slow down as the p95 nears 1.65ms
   // (1.5x the quiet p95) and pause above it".
   std::string Describe() const;
 

@@ -250,7 +250,7 @@ TEST(DescribePacingTest, SaysWhatPacesTheRun) {
   ASSERT_EQ(lines.size(), 4u);
   EXPECT_EQ(lines[0],
             "commit latency: the p95 of a one-row write and commit on the "
-            "primary, at most 1.5x its quiet baseline (measured for 2s before "
+            "primary, at most 1.5x its quiet baseline (measured for 3s before "
             "the first chunk); --max-commit-latency 0 turns it off");
   EXPECT_EQ(lines[1], "replication lag of r1:3307 up to 1s");
   EXPECT_EQ(lines[2], "load Threads_running up to 25, critical at 50");

@@ -345,15 +345,28 @@ TEST(CommitLatencyTest, RelativeLimitFromTheQuietBaseline) {
   limit.factor = 1.5;
   CommitLatency c(limit);
   EXPECT_FALSE(c.limit().has_value());
-  // p95 of 20 quiet beats: the 19th of 20.
-  std::vector<absl::Duration> quiet;
-  for (int i = 1; i <= 20; ++i) quiet.push_back(absl::Milliseconds(i * 0.1));
+  // 30 quiet beats of 2ms, and a disk stall of three 300ms beats among
+  // them: the p95 of all 30 would be 300ms, and the limit 450ms.
+  std::vector<absl::Duration> quiet(30, absl::Milliseconds(2));
+  for (int i = 12; i < 15; ++i) quiet[i] = absl::Milliseconds(300);
   ASSERT_TRUE(c.SetBaseline(quiet).ok());
-  EXPECT_EQ(*c.baseline(), absl::Microseconds(1900));
-  EXPECT_EQ(*c.limit(), absl::Microseconds(2850));
+  EXPECT_EQ(*c.baseline(), absl::Milliseconds(2));
+  EXPECT_EQ(*c.limit(), absl::Milliseconds(3));
   EXPECT_EQ(c.Describe(),
-            "commit latency: quiet p95 1.9ms over 20 writes; writes slow down "
-            "as the p95 nears 2.85ms (1.5x the quiet p95) and pause above it");
+            "commit latency: quiet p95 2ms over 30 writes; writes slow down "
+            "as the p95 nears 3ms (1.5x the quiet p95) and pause above it");
+}
+
+TEST(CommitLatencyTest, FewBeatsAreOneGroup) {
+  CommitLatencyLimit limit;
+  limit.enabled = true;
+  limit.factor = 1.5;
+  CommitLatency c(limit);
+  // p95 of 12 beats 0.1..1.2ms: the 12th.
+  std::vector<absl::Duration> beats;
+  for (int i = 1; i <= 12; ++i) beats.push_back(absl::Microseconds(100 * i));
+  ASSERT_TRUE(c.SetBaseline(beats).ok());
+  EXPECT_EQ(*c.baseline(), absl::Microseconds(1200));
 }
 
 TEST(CommitLatencyTest, AVeryFastDiskStillGetsHeadroom) {
