@@ -64,6 +64,19 @@ DEVDB=${BACKFILL_DEV_DB_DIR:-/tmp/backfill-dev-db}
 THROTTLE=$OUT/throttle.tsv
 WIN=$OUT/windows
 mkdir -p "$WIN"
+# What the load generator, the probes and the samplers write goes to RAM
+# while they run: on a disk that stalls, a pgbench thread appending to its
+# --log blocks too, and the stall lands in the latencies it reports. Moved
+# into $OUT when the benchmark ends.
+SHM=$(mktemp -d /dev/shm/backfill-bench.XXXXXX)
+for d in pgbench-log probe-log sysbench-log; do
+  mkdir -p "$SHM/$d"
+  ln -sfn "$SHM/$d" "$OUT/$d"
+done
+for f in pg-throttle-lag.txt my-throttle-lag.txt disk-probe.txt; do
+  : >"$SHM/$f"
+  ln -sf "$SHM/$f" "$OUT/$f"
+done
 printf "db\tcontender\tround\trows\tseconds\trows_s\twindow_s\tfg_n\tfg_p50\tfg_p95\tfg_p99\tprobe_p95\tlag_p99\tlag_max\tdisk_p99\tdisk_max\tnote\n" >"$THROTTLE"
 DISK_LOG=$OUT/disk-probe.txt
 
@@ -92,6 +105,13 @@ pin_machine() {
 }
 SAVED_STATS_RECALC=""
 throttled_cleanup() {  # called by scripts/bench's cleanup
+  local f
+  for f in "$SHM"/*; do
+    [ -e "$f" ] || continue
+    rm -f "$OUT/$(basename "$f")"
+    mv "$f" "$OUT/"
+  done
+  rmdir "$SHM" 2>/dev/null || true
   if [ "${PINNED:-0}" = 1 ]; then
     pin 0-1 $(server_pids primary) $(server_pids replica)
   fi

@@ -72,7 +72,7 @@ struct PacingSettings {
 absl::StatusOr<PacingSettings> ParsePacingFlags(const PacingFlags& flags);
 
 // The default of --max-commit-latency: this many times the quiet baseline.
-inline constexpr char kDefaultMaxCommitLatency[] = "1.5x";
+inline constexpr char kDefaultMaxCommitLatency[] = "2x";
 
 // "1.5x" (times the quiet baseline), a duration ("5ms"), or "0" (off), as
 // --max-commit-latency takes it. kInvalidArgument naming the flag otherwise.
@@ -104,7 +104,7 @@ absl::Duration ChunkTimeForReplicas(const PacingSettings& settings,
 
 // What the pacing of a run with `settings` watches, one line per signal,
 // for --dry-run and the start of a run: "commit latency: the p95 of a
-// one-row commit on the primary, at most 1.5x its quiet baseline (measured
+// one-row commit on the primary, at most 2x its quiet baseline (measured
 // for 2s before the first chunk)", "replication lag of 127.0.0.1:55433 up to
 // 1s", "load Threads_running up to 25, critical 50", ..., and how the pace
 // moves between them. Empty when nothing paces the run.

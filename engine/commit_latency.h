@@ -25,7 +25,7 @@ struct CommitLatencyLimit {
   // least baseline + min_headroom, so that a very fast disk does not make
   // the noise of its own commits a reason to hold. Used when factor > 0.
   double factor = 0;
-  absl::Duration min_headroom = absl::Microseconds(500);
+  absl::Duration min_headroom = absl::Microseconds(200);
   // Else an absolute limit (> 0).
   absl::Duration max = absl::ZeroDuration();
   // The signal is the p95 of the beats of the last `window`. Default 5s:
@@ -68,8 +68,8 @@ class CommitLatency {
   std::optional<absl::Duration> limit() const { return limit_; }
 
   // One line for the operator, once the baseline is known: "commit latency:
-  // quiet p95 1.1ms over 60 writes; writes slow down as the p95 nears 1.65ms
-  // (1.5x the quiet p95) and pause above it".
+  // quiet p95 1.1ms over 60 writes; writes slow down as the p95 nears 2.2ms
+  // (2x the quiet p95) and pause above it".
   std::string Describe() const;
 
  private:

@@ -25,8 +25,8 @@ bool Pace::Observe(absl::Time now, double utilisation) {
   if (now - last_step_ < options_.period) return false;
   last_step_ = now;
   if (now - last_decrease_ < options_.hold_after_decrease) return true;
-  double factor = options_.max_decrease;
-  if (utilisation < 1) {
+  double factor = options_.max_decrease;  // unreadable: fail closed
+  if (std::isfinite(utilisation)) {
     const double u = std::max(utilisation, 0.0);
     factor =
         std::clamp(std::exp(options_.gain * (options_.target_utilisation - u)),

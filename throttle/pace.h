@@ -27,17 +27,18 @@ struct PaceOptions {
   // At most one step per period. Default 1s: several readings of each
   // signal (every 100-250ms) between two steps.
   absl::Duration period = absl::Seconds(1);
-  // The utilisation the pace steers to (0..1). Default 0.5: halfway between
-  // quiet and the threshold at which writes pause, so that the noise of a
-  // p95 rarely reaches the pause.
-  double target_utilisation = 0.5;
+  // The utilisation the pace steers to (0..1). Default 0.8, the level below
+  // which paused writes resume: a limit is what the operator allows, so the
+  // pace runs close to it, and the pause at 1 catches the noise that goes
+  // over.
+  double target_utilisation = 0.8;
   // How hard a step corrects: the pace is multiplied by
   // exp(gain * (target - utilisation)). Default 0.5. Higher settles faster
   // on a clean signal and jitters more on a noisy one.
   double gain = 0.5;
   // Bounds of one step's factor. Defaults 1.25 (up) and 0.5 (down):
-  // speeding up is cautious, slowing down is not. A step at utilisation >= 1
-  // (or an unreadable signal) always takes max_decrease.
+  // speeding up is cautious, slowing down is not. A step with an unreadable
+  // signal always takes max_decrease.
   double max_increase = 1.25;
   double max_decrease = 0.5;
   // After a step down, no step for this long. The signals are percentiles

@@ -171,13 +171,13 @@ TEST(PacingFlagsTest, BadInputNamesTheFlag) {
   ExpectBad(f, "--lock-timeout");
 }
 
-// Safe by default: commit-latency pacing at 1.5x the quiet baseline; a
+// Safe by default: commit-latency pacing at 2x the quiet baseline; a
 // multiple, a duration or 0 (the faster, less careful mode) change it.
 TEST(PacingFlagsTest, CommitLatencyIsOnByDefault) {
   absl::StatusOr<PacingSettings> s = ParsePacingFlags(PacingFlags{});
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_TRUE(s->commit_latency.enabled);
-  EXPECT_EQ(s->commit_latency.factor, 1.5);
+  EXPECT_EQ(s->commit_latency.factor, 2);
   EXPECT_EQ(s->commit_latency.max, absl::ZeroDuration());
 
   PacingFlags f;
@@ -250,12 +250,12 @@ TEST(DescribePacingTest, SaysWhatPacesTheRun) {
   ASSERT_EQ(lines.size(), 4u);
   EXPECT_EQ(lines[0],
             "commit latency: the p95 of a one-row write and commit on the "
-            "primary, at most 1.5x its quiet baseline (measured for 3s before "
+            "primary, at most 2x its quiet baseline (measured for 3s before "
             "the first chunk); --max-commit-latency 0 turns it off");
   EXPECT_EQ(lines[1], "replication lag of r1:3307 up to 1s");
   EXPECT_EQ(lines[2], "load Threads_running up to 25, critical at 50");
   EXPECT_EQ(lines[3],
-            "the pace is unlimited until a signal passes 50% of its limit, "
+            "the pace is unlimited until a signal passes 80% of its limit, "
             "then follows the one nearest its limit; writes pause at a limit");
   for (const std::string& line : lines) {
     EXPECT_THAT(line, Not(HasSubstr("secret")));

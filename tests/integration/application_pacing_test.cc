@@ -154,7 +154,7 @@ TEST_P(ApplicationPacingTest, SlowCommitsHoldWritesAndSayWhy) {
   CreateUsers(kRows);
   // The default (the test runner turns it off unless given).
   CliProcess run(UsersRun(
-      {"--max-commit-latency", "1.5x", "--metrics-listen", "127.0.0.1:0"}));
+      {"--max-commit-latency", "2x", "--metrics-listen", "127.0.0.1:0"}));
   const int port = WaitForMetricsPort(run);
   ASSERT_TRUE(WaitForStderr(run, "note: commit latency: quiet p95 ", 30))
       << run.StderrSoFar();

@@ -26,7 +26,7 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
-// The default commit-latency pacing (--max-commit-latency 1.5x) waits on the
+// The default commit-latency pacing (--max-commit-latency 2x) waits on the
 // disk's commit latency, which on a shared test machine jumps with whatever
 // else runs; runs of tests about shapes, invariants and faults would go as
 // slowly and unevenly as the disk. They run without it; the tests of the

@@ -434,7 +434,7 @@ TEST_F(ControllerTest, PaceSpacesChunksAndAccountsItsWaits) {
   ThrottleOptions o = Options();
   o.pace = Paced(1000);
   ThrottleController c(o);
-  c.Update(kQuery, Reading::Ok(5, 10));  // 0.5: at the pace's target
+  c.Update(kQuery, Reading::Ok(8, 10));  // 0.8: at the pace's target
   EXPECT_EQ(c.ChunkRowsCap(), 100);      // a tenth of a second of the pace
   EXPECT_EQ(c.DelayFor(1000), absl::ZeroDuration());  // a full bucket
   c.RecordChunk(1000);
@@ -459,21 +459,21 @@ TEST_F(ControllerTest, PaceFollowsTheSignalNearestItsThreshold) {
   clock_.Advance(absl::Seconds(1));
   EXPECT_TRUE(c.Check().proceed());  // the pace's first step
   ThrottleState st = c.State();
-  // x exp(0.5 * (0.5 - 0.9))
-  EXPECT_NEAR(st.pace_rows_per_second, 1000 * std::exp(-0.2), 1e-6);
+  // x exp(0.5 * (0.8 - 0.9))
+  EXPECT_NEAR(st.pace_rows_per_second, 1000 * std::exp(-0.05), 1e-6);
   EXPECT_EQ(st.pace_signal, kQuery);
   EXPECT_TRUE(st.paced);
-  EXPECT_EQ(c.PacingSummary(), "pace 819 rows/s (throttle_query 9 < 10)");
+  EXPECT_EQ(c.PacingSummary(), "pace 951 rows/s (throttle_query 9 < 10)");
   // A signal with a quiet floor is always named: `status` shows the
   // commit latency's baseline.
   Reading commit = Reading::Ok(0.0012, 0.003, "s");
   commit.floor = 0.001;
   c.Update("commit_latency p95", commit);
   EXPECT_EQ(c.PacingSummary(),
-            "pace 819 rows/s (throttle_query 9 < 10); commit_latency p95 "
+            "pace 951 rows/s (throttle_query 9 < 10); commit_latency p95 "
             "1.2ms < 3ms, quiet 1ms");
-  c.RecordChunk(819);
-  WaitResult w = c.WaitUntilAllowed(819, [] { return false; });
+  c.RecordChunk(951);
+  WaitResult w = c.WaitUntilAllowed(951, [] { return false; });
   EXPECT_THAT(w.reason, ::testing::StartsWith("pace "));
   EXPECT_THAT(w.reason, ::testing::HasSubstr("(throttle_query 9 < 10)"));
 }
@@ -511,8 +511,8 @@ TEST_F(ControllerTest, AnUnlimitedPaceEngagesAtTheCopiersRate) {
   clock_.Advance(absl::Seconds(1));
   c.RecordChunk(30000);
   c.Check();
-  // 30000 rows/s achieved, times exp(0.5 * (0.5 - 0.99)).
-  EXPECT_NEAR(c.State().pace_rows_per_second, 30000 * std::exp(-0.245), 1);
+  // 30000 rows/s achieved, times exp(0.5 * (0.8 - 0.99)).
+  EXPECT_NEAR(c.State().pace_rows_per_second, 30000 * std::exp(-0.095), 1);
   c.RecordChunk(30000);
   EXPECT_GT(c.DelayFor(30000), absl::Milliseconds(500));
 }

@@ -20,20 +20,20 @@ namespace {
 
 // A primary whose commit latency is base * (1 + (rate / capacity)^2), times
 // lognormal noise, beaten every 100ms; the signal is the p95 of the beats of
-// the last `window`, against a limit of 1.5x the quiet p95 with that quiet
-// p95 as its floor (as the engine's commit-latency signal reads it).
+// the last `window`, against a limit of 2x the quiet p95 (the default) with
+// that quiet p95 as its floor (as the engine's commit-latency signal reads it).
 class SimulatedPrimary {
  public:
   SimulatedPrimary(double capacity, uint32_t seed) : capacity_(capacity) {
     rng_.seed(seed);
     floor_ = kBase * std::exp(1.645 * kNoise);
-    limit_ = 1.5 * floor_;
+    limit_ = 2 * floor_;
   }
 
   void set_capacity(double c) { capacity_ = c; }
-  // Where the pace should settle: utilisation 0.5 is a p95 of 1.25x the
-  // quiet p95, i.e. (rate / capacity)^2 = 0.25.
-  double settle_rate() const { return capacity_ / 2; }
+  // Where the pace should settle: at utilisation 0.8 (the pace's target)
+  // the p95 is 1.8x the quiet p95, i.e. (rate / capacity)^2 = 0.8.
+  double settle_rate() const { return capacity_ * std::sqrt(0.8); }
 
   // One beat at `at` while the copier writes at `rate` rows/s.
   void Beat(absl::Time at, double rate) {
@@ -117,13 +117,15 @@ TEST(PaceTest, SettlesWhereTheSignalSitsAtTheTarget) {
     const double want = primary.settle_rate();
     // From 1000 rows/s, at most x1.25 a second: there within about 20s.
     EXPECT_NEAR(Mean(t.rate, 30, 90), want, 0.2 * want) << "seed " << seed;
-    EXPECT_NEAR(Mean(t.utilisation, 30, 90), 0.5, 0.15) << "seed " << seed;
+    EXPECT_NEAR(Mean(t.utilisation, 30, 90), 0.8, 0.15) << "seed " << seed;
     // Settled, not oscillating: the pace stays within a band once there.
     EXPECT_LT(Spread(t.rate, 30, 90), 0.8) << "seed " << seed;
-    // And it never reached the pause.
-    for (int s = 30; s < 90; ++s) {
-      EXPECT_LT(t.utilisation[s], 1.0) << "seed " << seed << " second " << s;
-    }
+    // The noise of a p95 over 50 beats takes it over the limit in at most
+    // a fifth of the seconds (mean 8%); there the controller's pause holds
+    // writes until the signal is back under the target.
+    int paused = 0;
+    for (int s = 30; s < 90; ++s) paused += t.utilisation[s] >= 1.0;
+    EXPECT_LE(paused, 12) << "seed " << seed;
   }
 }
 
@@ -175,10 +177,10 @@ TEST(PaceTest, UnlimitedDoesNotEngageBeforeAnyRowsWereWritten) {
   EXPECT_EQ(pace.rows_per_second(), 0);
   pace.RecordRows(t0 + absl::Milliseconds(2500), 3000);
   EXPECT_TRUE(pace.Observe(t0 + absl::Seconds(3), 0.9));
-  EXPECT_NEAR(pace.rows_per_second(), 1000 * std::exp(-0.2), 1e-6);
+  EXPECT_NEAR(pace.rows_per_second(), 1000 * std::exp(-0.05), 1e-6);
 }
 
-TEST(PaceTest, UnreadableOrOverTheLimitHalvesThenHolds) {
+TEST(PaceTest, UnreadableHalvesThenHolds) {
   const absl::Time t0 = absl::FromUnixSeconds(1000);
   PaceOptions options;
   options.initial_rows_per_second = 8000;
@@ -189,8 +191,9 @@ TEST(PaceTest, UnreadableOrOverTheLimitHalvesThenHolds) {
   // Within the hold after a decrease nothing changes, however bad.
   for (int s = 2; s <= 5; ++s) pace.Observe(t0 + absl::Seconds(s), 5);
   EXPECT_DOUBLE_EQ(pace.rows_per_second(), 4000);
-  pace.Observe(t0 + absl::Seconds(6), 1.0);
-  EXPECT_DOUBLE_EQ(pace.rows_per_second(), 2000);
+  // Over the limit but readable: in proportion, x exp(0.5 * (0.8 - 1.2)).
+  pace.Observe(t0 + absl::Seconds(6), 1.2);
+  EXPECT_DOUBLE_EQ(pace.rows_per_second(), 4000 * std::exp(-0.2));
 }
 
 TEST(PaceTest, StepsAtMostOncePerPeriod) {
