@@ -256,6 +256,41 @@ TEST_P(InvariantsTest, ASecondProcessCannotRunTheSameJob) {
   EXPECT_EQ(first.Wait().exit_code, 3);
 }
 
+// The job lease is a row with holder and expiry (it works through poolers):
+// a live run on another host holds the job until its lease expires, then
+// it is taken over; each run gives its lease up when it ends.
+TEST_P(InvariantsTest, LeaseOfARunElsewhereHoldsTheJobUntilItExpires) {
+  CreateUsers(db_.get(), 3000);
+  db_->Exec("CREATE TABLE warm (id BIGINT PRIMARY KEY, a INT, b INT)");
+  db_->Exec(db_->InsertSeries("warm", "id, a", 10, "g, g"));
+  CliResult warm = Run({"--table", "warm", "--set", "b = a"});  // creates the tables
+  ASSERT_EQ(warm.exit_code, 0) << warm.err;
+  EXPECT_EQ(db_->QueryInt("SELECT count(*) FROM backfill_leases"), 0)
+      << "a finished run left its lease behind";
+  const bool postgres = db_->kind() == "postgres";
+  const std::string now = postgres ? "now()" : "UTC_TIMESTAMP(6)";
+  db_->Exec(absl::StrCat(
+      "INSERT INTO backfill_leases (job, holder, expires_at, taken_at) VALUES "
+      "('users', 'host=elsewhere.example pid=4242 start=7 boot=b pidns=1 run=1', ",
+      postgres ? "now() + interval '1 hour'" : "UTC_TIMESTAMP(6) + INTERVAL 1 HOUR",
+      ", ", now, ")"));
+  CliResult held = Run(kUsersJob);
+  EXPECT_EQ(held.exit_code, 1) << held.err;
+  EXPECT_NE(held.err.find("already running in another backfill process "
+                          "(elsewhere.example pid 4242); its lease expires in"),
+            std::string::npos)
+      << held.err;
+  EXPECT_EQ(db_->QueryInt("SELECT count(*) FROM users WHERE login_name IS NOT NULL"), 0);
+
+  db_->Exec(absl::StrCat("UPDATE backfill_leases SET expires_at = ",
+                         postgres ? "now() - interval '1 second'"
+                                  : "UTC_TIMESTAMP(6) - INTERVAL 1 SECOND"));
+  CliResult taken = Run(kUsersJob);
+  ASSERT_EQ(taken.exit_code, 0) << taken.err;
+  EXPECT_EQ(Mismatches("users", "login_name", "username"), 0);
+  EXPECT_EQ(db_->QueryInt("SELECT count(*) FROM backfill_leases"), 0);
+}
+
 // Invariant 6: chunk bounds come from the key's index, never a scan.
 TEST_P(InvariantsTest, ChunkingNeverScansTheWholeTable) {
   CreateUsers(db_.get(), 50000);
@@ -319,7 +354,7 @@ TEST_P(InvariantsTest, JoinWithoutSourceIndexRunsAndSaysSo) {
             0);
 }
 
-BACKFILL_INSTANTIATE(InvariantsTest);
+BACKFILL_INSTANTIATE_WITH_POOLER(InvariantsTest);
 
 }  // namespace
 }  // namespace backfill::testing

@@ -3,11 +3,12 @@
 #include <pqxx/pqxx>
 
 #include <chrono>
+#include <map>
 #include <stdexcept>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "engine/dsn.h"
+#include "tests/integration/pg_test_dsn.h"
 #include "tests/integration/test_db.h"
 
 namespace backfill::testing {
@@ -15,32 +16,37 @@ namespace {
 
 std::string WithDatabase(const std::string& dsn_text, const std::string& db,
                          std::optional<std::string> password = std::nullopt) {
-  absl::StatusOr<Dsn> dsn = ParseDsn(dsn_text);
-  if (!dsn.ok()) throw std::runtime_error(std::string(dsn.status().message()));
-  dsn->database = db;
-  if (password.has_value()) dsn->password = password;
-  return dsn->ToUri();
+  std::map<std::string, std::string> overrides = {{"dbname", db}};
+  if (password.has_value()) overrides["password"] = *password;
+  return PgUri(dsn_text, overrides);
 }
 
+// `pooler_dsn` non-empty: dsn() goes through PgBouncer (the engine's
+// connections), while this class's own connections stay direct, so that
+// only what the engine does reaches the pool.
 class PostgresTestDb final : public TestDb {
  public:
-  PostgresTestDb(std::string admin_dsn, std::string replica_dsn, std::string name)
+  PostgresTestDb(std::string admin_dsn, std::string replica_dsn, std::string name,
+                 std::string pooler_dsn = "")
       : admin_dsn_(std::move(admin_dsn)),
         replica_dsn_(std::move(replica_dsn)),
         name_(std::move(name)),
-        conn_(std::make_unique<pqxx::connection>(dsn())) {
+        pooler_dsn_(std::move(pooler_dsn)),
+        conn_(std::make_unique<pqxx::connection>(direct_dsn())) {
     pqxx::nontransaction(*conn_).exec("SET client_min_messages = warning");
   }
 
   std::string kind() const override { return "postgres"; }
-  std::string dsn() const override { return WithDatabase(admin_dsn_, name_); }
+  bool pooled() const override { return !pooler_dsn_.empty(); }
+  std::string dsn() const override { return WithDatabase(EngineBase(), name_); }
+  std::string direct_dsn() const override { return WithDatabase(admin_dsn_, name_); }
   std::string dsn_with_password(const std::string& pw) const override {
-    return WithDatabase(admin_dsn_, name_, pw);
+    return WithDatabase(EngineBase(), name_, pw);
   }
   std::string replica_dsn() const override { return WithDatabase(replica_dsn_, name_); }
 
   std::unique_ptr<TestDb> Connect() const override {
-    return std::make_unique<PostgresTestDb>(admin_dsn_, replica_dsn_, name_);
+    return std::make_unique<PostgresTestDb>(admin_dsn_, replica_dsn_, name_, pooler_dsn_);
   }
 
   void Exec(const std::string& sql) override { pqxx::nontransaction(*conn_).exec(sql); }
@@ -126,11 +132,10 @@ class PostgresTestDb final : public TestDb {
         Query(absl::StrCat("SELECT 1 FROM pg_roles WHERE rolname = '", user, "'")).has_value();
     Exec(absl::StrCat(exists ? "ALTER ROLE " : "CREATE ROLE ", user, " LOGIN ", attributes,
                       " PASSWORD '", password, "'"));
-    absl::StatusOr<Dsn> dsn = ParseDsn(this->dsn());
-    dsn->user = user;
-    dsn->password = password;
-    return dsn->ToUri();
+    return PgUri(dsn(), {{"user", user}, {"password", password}});
   }
+
+  const std::string& EngineBase() const { return pooled() ? pooler_dsn_ : admin_dsn_; }
 
   // A pg_stat_user_tables counter of `table` once every backend has
   // reported it: this connection's own pending counts are flushed at its next
@@ -154,6 +159,7 @@ class PostgresTestDb final : public TestDb {
   const std::string admin_dsn_;
   const std::string replica_dsn_;
   const std::string name_;
+  const std::string pooler_dsn_;
   std::unique_ptr<pqxx::connection> conn_;
 };
 
@@ -161,7 +167,8 @@ class PostgresTestDb final : public TestDb {
 
 std::unique_ptr<TestDb> CreatePostgresTestDb(const std::string& dsn,
                                              const std::string& replica_dsn,
-                                             const std::string& name) {
+                                             const std::string& name,
+                                             const std::string& pooler_dsn) {
   {
     pqxx::connection admin(dsn);
     pqxx::nontransaction tx(admin);
@@ -169,7 +176,7 @@ std::unique_ptr<TestDb> CreatePostgresTestDb(const std::string& dsn,
     tx.exec(absl::StrCat("DROP DATABASE IF EXISTS ", name, " WITH (FORCE)"));
     tx.exec(absl::StrCat("CREATE DATABASE ", name));
   }
-  return std::make_unique<PostgresTestDb>(dsn, replica_dsn, name);
+  return std::make_unique<PostgresTestDb>(dsn, replica_dsn, name, pooler_dsn);
 }
 
 }  // namespace backfill::testing
