@@ -204,4 +204,19 @@ absl::StatusOr<ConnectTarget> BuildConnectTarget(
   return target;
 }
 
+std::string TransactionRefusal(const std::string& conninfo) {
+  std::unique_ptr<PGconn, decltype(&PQfinish)> conn(
+      PQconnectdb(conninfo.c_str()), &PQfinish);
+  if (PQstatus(conn.get()) != CONNECTION_OK) return PQerrorMessage(conn.get());
+  for (const char* sql : {"BEGIN", "SELECT 1", "COMMIT"}) {
+    std::unique_ptr<PGresult, decltype(&PQclear)> r(PQexec(conn.get(), sql),
+                                                    &PQclear);
+    const ExecStatusType status = PQresultStatus(r.get());
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+      return PQerrorMessage(conn.get());
+    }
+  }
+  return "";
+}
+
 }  // namespace backfill::pg

@@ -63,6 +63,13 @@ absl::StatusOr<ConnectTarget> BuildConnectTarget(
     const ConnectOptions& options, absl::string_view application_name,
     int connect_timeout_seconds);
 
+// Opens a connection of its own to `conninfo`, starts a transaction on it
+// and ends it: the error message when that fails (PgBouncer in statement
+// pooling mode closes the connection with "transaction blocks not allowed
+// in statement pooling mode"), or "" when a transaction works. libpqxx
+// loses that message on the connection it closes, hence libpq itself.
+std::string TransactionRefusal(const std::string& conninfo);
+
 }  // namespace backfill::pg
 
 #endif  // BACKFILL_ADAPTERS_POSTGRES_PG_CONNINFO_H_

@@ -517,7 +517,9 @@ class PostgresDatabase final : public Database {
       tx.commit();
       return absl::OkStatus();
     });
-    if (s.ok() || !absl::StrContains(s.message(), "pooling mode")) return s;
+    if (s.ok() || !absl::IsUnavailable(s)) return s;
+    const std::string refusal = pg::TransactionRefusal(target_.conninfo);
+    if (!absl::StrContains(refusal, "pooling mode")) return s;
     return absl::FailedPreconditionError(
         "the connection goes through a pooler in statement pooling mode "
         "(PgBouncer pool_mode = statement), which allows no transaction of "

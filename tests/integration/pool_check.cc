@@ -3,6 +3,7 @@
 #include <libpq-fe.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <pqxx/pqxx>
@@ -57,8 +58,12 @@ ServerState Read(pqxx::transaction_base& tx) {
 // "server" whose version is PgBouncer's.
 std::set<int64_t> ServerPids(const std::string& pooled_dsn) {
   std::map<std::string, std::string> p = PgParams(pooled_dsn);
+  // The console admits PgBouncer's admin_users only: the dev DSN's user.
+  const char* dev = std::getenv("BACKFILL_PGBOUNCER_DSN");
   std::unique_ptr<PGconn, decltype(&PQfinish)> admin(
-      PQconnectdb(PgUri(pooled_dsn, {{"dbname", "pgbouncer"}}).c_str()),
+      PQconnectdb(
+          PgUri(dev != nullptr ? dev : pooled_dsn, {{"dbname", "pgbouncer"}})
+              .c_str()),
       &PQfinish);
   if (PQstatus(admin.get()) != CONNECTION_OK) {
     ADD_FAILURE() << "cannot reach PgBouncer's admin console: "
@@ -93,7 +98,33 @@ std::set<int64_t> ServerPids(const std::string& pooled_dsn) {
   return pids;
 }
 
+// One client per server connection of the pool, each pinning one by its
+// open transaction: PgBouncer hands out idle server connections before it
+// opens new ones.
+struct Pinned {
+  std::vector<std::unique_ptr<pqxx::connection>> clients;
+  std::vector<std::unique_ptr<pqxx::work>> open;
+};
+
+Pinned PinAll(const std::string& pooled_dsn, size_t n) {
+  Pinned p;
+  for (size_t i = 0; i < n; ++i) {
+    p.clients.push_back(
+        std::make_unique<pqxx::connection>(AsChecker(pooled_dsn)));
+    p.open.push_back(std::make_unique<pqxx::work>(*p.clients.back()));
+  }
+  return p;
+}
+
 }  // namespace
+
+void FlushPoolStats(const std::string& pooled_dsn) {
+  Pinned pinned = PinAll(pooled_dsn, ServerPids(pooled_dsn).size());
+  for (auto& tx : pinned.open) {
+    tx->exec("SELECT pg_stat_force_next_flush()");
+    tx->commit();
+  }
+}
 
 int ExpectPoolIsClean(const std::string& pooled_dsn,
                       const std::string& direct_dsn) {
@@ -103,17 +134,10 @@ int ExpectPoolIsClean(const std::string& pooled_dsn,
   pqxx::work fresh_tx(fresh);
   const ServerState baseline = Read(fresh_tx);
 
-  // One client per server connection, each pinning one by its open
-  // transaction: PgBouncer hands out idle server connections before it
-  // opens new ones.
-  std::vector<std::unique_ptr<pqxx::connection>> clients;
-  std::vector<std::unique_ptr<pqxx::work>> open;
+  Pinned pinned = PinAll(pooled_dsn, pids.size());
   std::set<int64_t> seen;
-  for (size_t i = 0; i < pids.size(); ++i) {
-    clients.push_back(
-        std::make_unique<pqxx::connection>(AsChecker(pooled_dsn)));
-    open.push_back(std::make_unique<pqxx::work>(*clients.back()));
-    const ServerState state = Read(*open.back());
+  for (auto& tx : pinned.open) {
+    const ServerState state = Read(*tx);
     seen.insert(state.pid);
     for (const auto& [name, value] : baseline.settings) {
       auto it = state.settings.find(name);

@@ -16,6 +16,11 @@ namespace backfill::testing {
 int ExpectPoolIsClean(const std::string& pooled_dsn,
                       const std::string& direct_dsn);
 
+// Makes every server connection of that pool report its statistics now
+// (pg_stat_force_next_flush): a pooled backend outlives its clients, and
+// PostgreSQL may hold a busy backend's counts back for up to 10 seconds.
+void FlushPoolStats(const std::string& pooled_dsn);
+
 }  // namespace backfill::testing
 
 #endif  // BACKFILL_TESTS_INTEGRATION_POOL_CHECK_H_
