@@ -115,6 +115,14 @@ TEST_P(FailoverTest, PostgresPromotedReplicaFinishesTheRun) {
   DevServer(true, "primary").Stop();
   DevServer(true, "replica").Promote();
   const auto promoted = Clock::now();
+  // The --replica signal's session survived the promotion; end it, so that
+  // it reconnects to a server that is no standby any more (README: it is
+  // read as before, its heartbeat now written there directly).
+  EXPECT_NE(ReplicaSql(*db_,
+                       "SELECT count(pg_terminate_backend(pid)) FROM "
+                       "pg_stat_activity WHERE application_name = "
+                       "'backfill-pacer'"),
+            "0");
   CliResult r = run.Wait(180);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::printf("[ failover ] the run finished %.1fs after the promotion\n",
