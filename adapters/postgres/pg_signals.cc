@@ -1,10 +1,12 @@
 #include "adapters/postgres/pg_signals.h"
 
 #include <algorithm>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <optional>
 #include <pqxx/pqxx>
+#include <thread>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -48,16 +50,15 @@ class Session {
           absl::Duration timeout, std::vector<std::string> setup = {},
           std::function<absl::Status(pqxx::connection&)> check = nullptr)
       : silence_limit_(timeout + absl::Seconds(1)), check_(std::move(check)) {
-    begin_ = absl::StrCat(
-        "BEGIN; SET LOCAL client_min_messages = warning; ",
-        TimeoutSql("statement_timeout", timeout));
+    begin_ = absl::StrCat("BEGIN; SET LOCAL client_min_messages = warning; ",
+                          TimeoutSql("statement_timeout", timeout));
     for (const std::string& sql : setup) absl::StrAppend(&begin_, "; ", sql);
     ConnectOptions own = options;
     own.dsn = dsn_in.text;
     // A replica that is down refuses at once; one that is unreachable must
     // not hold the poller (and the run's shutdown) for long.
-    absl::StatusOr<ConnectTarget> target =
-        BuildConnectTarget(own, "backfill-pacer", /*connect_timeout_seconds=*/2);
+    absl::StatusOr<ConnectTarget> target = BuildConnectTarget(
+        own, "backfill-pacer", /*connect_timeout_seconds=*/2);
     if (target.ok()) {
       uri_ = std::move(target->conninfo);
       secret_ = std::move(target->secret);
@@ -371,8 +372,9 @@ class PgStatReplication final : public Signal {
   // digits of its WAL file name); it changes when a standby is promoted.
   absl::Status ReadTimeline(std::string* out) {
     return session_.Run("cannot read the primary's timeline", [&](auto& tx) {
-      *out = tx.exec("SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, "
-                     "8)")[0][0]
+      *out = tx.exec(
+                   "SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, "
+                   "8)")[0][0]
                  .c_str();
       return absl::OkStatus();
     });
@@ -524,12 +526,31 @@ class PgLoad final : public Signal {
   Session session_;
 };
 
+// The first statement of a signal, at open: through a pooler it may wait
+// for a server connection to be set up (or freed) before it runs, which
+// the silence watchdog can take for a dead server under load. A few tries
+// before an unreachable primary is bad input.
+template <typename F>
+absl::Status AtOpen(F&& f) {
+  absl::Status s;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (attempt > 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    s = f();
+    if (!absl::IsUnavailable(s)) break;
+  }
+  return s;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Heartbeat>> OpenHeartbeat(
     const Dsn& dsn, const ConnectOptions& options, const std::string& job) {
   auto heartbeat = std::make_unique<PgHeartbeat>(dsn, options, job);
-  if (absl::Status s = heartbeat->CreateTable(); !s.ok()) return s;
+  if (absl::Status s = AtOpen([&] { return heartbeat->CreateTable(); });
+      !s.ok()) {
+    return s;
+  }
   return std::unique_ptr<Heartbeat>(std::move(heartbeat));
 }
 
@@ -552,13 +573,14 @@ absl::StatusOr<std::vector<std::unique_ptr<Signal>>> OpenPrimaryLag(
   if (!watch_time && limits.max_lag_bytes <= 0) return out;
   Session session(dsn, options, kStatementTimeout);
   bool allowed = false;
-  absl::Status s =
-      session.Run("cannot read pg_stat_replication", [&](auto& tx) {
-        allowed =
-            tx.exec("SELECT pg_has_role('pg_read_all_stats', 'MEMBER')")[0][0]
-                .template as<bool>();
-        return absl::OkStatus();
-      });
+  absl::Status s = AtOpen([&] {
+    return session.Run("cannot read pg_stat_replication", [&](auto& tx) {
+      allowed =
+          tx.exec("SELECT pg_has_role('pg_read_all_stats', 'MEMBER')")[0][0]
+              .template as<bool>();
+      return absl::OkStatus();
+    });
+  });
   if (!s.ok()) return s;
   if (!allowed) {
     return absl::PermissionDeniedError(

@@ -19,6 +19,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/dsn.h"
+#include "tests/integration/dev_servers.h"
 #include "tests/integration/fixture.h"
 #include "tests/integration/pg_test_dsn.h"
 
@@ -155,6 +156,17 @@ class DsnFormsTest : public IntegrationTest {
 TEST_P(DsnFormsTest, PostgresMultiHostUriFindsThePrimary) {
   if (!postgres_) GTEST_SKIP() << "libpq's multi-host URI";
   // The standby first: target_session_attrs=read-write makes libpq skip it.
+  // libpq tries the next host when a server is read-only, not when it
+  // refuses the database: wait until the replica has replayed it.
+  const auto t0 = std::chrono::steady_clock::now();
+  while (true) {
+    try {
+      if (ReplicaSql(*db_, "SELECT count(*) FROM users") == "20000") break;
+    } catch (const std::exception&) {
+    }
+    ASSERT_LT(SecondsSince(t0), 60) << "the replica never got the table";
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   const std::map<std::string, std::string> replica =
       PgParams(db_->replica_dsn());
   const std::string dsn = absl::StrCat(
