@@ -5,6 +5,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "adapters/mysql/mysql_signals.h"
+#include "adapters/postgres/pg_conninfo.h"
 #include "adapters/postgres/pg_signals.h"
 #include "engine/probe_signal.h"
 
@@ -20,6 +21,11 @@ absl::StatusOr<Dsn> Parse(const ConnectOptions& options) {
 absl::StatusOr<std::string> ReplicaLabel(const std::string& replica_dsn) {
   absl::StatusOr<Dsn> dsn = ParseDsn(replica_dsn);
   if (!dsn.ok()) return dsn.status();
+  if (dsn->kind == DatabaseKind::kPostgres) {
+    absl::StatusOr<pg::Conninfo> info = pg::Conninfo::Parse(replica_dsn);
+    if (!info.ok()) return info.status();
+    return absl::StrCat("replica=", info->Label());
+  }
   int port = dsn->port;
   if (port == 0) port = dsn->kind == DatabaseKind::kPostgres ? 5432 : 3306;
   const std::string host = dsn->host.empty() ? "localhost" : dsn->host;

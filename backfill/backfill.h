@@ -34,7 +34,7 @@
 //
 // Thread-safety: the functions here are thread-compatible; run one job from
 // one thread at a time (two processes running the same job are kept apart by
-// the job lock, see Database::LockJob).
+// the job lease, see Database::TakeLease).
 
 #include <memory>
 #include <string>

@@ -96,6 +96,7 @@ absl::StatusOr<ChunkSizerOptions> BuildChunking(const RunFlags& f) {
 absl::StatusOr<ConnectOptions> BuildConnectOptions(const CommonFlags& f) {
   ConnectOptions options;
   options.dsn = f.dsn;
+  options.defaults_file = f.defaults_file;
   if (!f.password_file.empty()) {
     std::ifstream in(f.password_file);
     std::string line;

@@ -26,6 +26,7 @@ enum ExitCode : int {
 struct CommonFlags {
   std::string dsn;
   std::string password_file;
+  std::string defaults_file;  // MySQL option file (ConnectOptions)
   std::string job;
 };
 
@@ -70,7 +71,8 @@ absl::StatusOr<JobSpec> BuildJobSpec(const RunFlags& flags);
 absl::StatusOr<ChunkSizerOptions> BuildChunking(const RunFlags& flags);
 
 // The DSN plus a password read from --password-file (first line, trailing
-// newline removed). kInvalidArgument if the file cannot be read.
+// newline removed) and --defaults-file. kInvalidArgument if the password
+// file cannot be read.
 absl::StatusOr<ConnectOptions> BuildConnectOptions(const CommonFlags& flags);
 
 }  // namespace backfill

@@ -42,11 +42,17 @@ void InstallSignalHandlers(CancellationToken* token) {
 
 void AddCommon(CLI::App* cmd, CommonFlags* f, bool job_required) {
   cmd->add_option("--dsn", f->dsn,
-                  "postgresql://user@host:port/db (password: --password-file, "
-                  "PGPASSWORD, or in the URI)")
+                  "PostgreSQL: any libpq connection string (postgresql://"
+                  "user@host:port[,host2:port2]/db?…, \"host=… dbname=…\", "
+                  "service=NAME); MySQL: mysql://user@host:port/db "
+                  "(password: --password-file, PGPASSWORD/~/.pgpass, "
+                  "MYSQL_PWD/option files, or in the DSN)")
       ->required();
   cmd->add_option("--password-file", f->password_file,
                   "read the password from the first line of this file");
+  cmd->add_option("--defaults-file", f->defaults_file,
+                  "MySQL: read client options ([client], [backfill]) from "
+                  "this option file instead of ~/.my.cnf and the others");
   auto* job = cmd->add_option(
       "--job", f->job, "job name (checkpoint key); default: the target table");
   if (job_required) job->required();

@@ -101,9 +101,10 @@ absl::StatusOr<PacingSettings> ParsePacingFlags(const PacingFlags& f) {
   PacingSettings s;
   s.replicas = f.replicas;
   for (const std::string& r : s.replicas) {
-    absl::StatusOr<Dsn> dsn = ParseDsn(r);
-    if (!dsn.ok()) {
-      absl::string_view why = dsn.status().message();
+    // Parsed as the adapter will (libpq for PostgreSQL).
+    absl::StatusOr<std::string> label = ReplicaLabel(r);
+    if (!label.ok()) {
+      absl::string_view why = label.status().message();
       absl::ConsumePrefix(&why, "bad --dsn: ");
       return BadFlag("--replica", absl::StrCat("bad URI: ", RedactDsn(why)));
     }
@@ -386,7 +387,9 @@ absl::StatusOr<std::unique_ptr<Pacing>> OpenPacing(
     }
     ConnectOptions options;
     options.dsn = uri;
-    if (!dsn->password.has_value()) options.password = primary.password;
+    // The replica's own password first (its DSN), then --password-file's.
+    options.default_password = primary.password;
+    options.defaults_file = primary.defaults_file;
     absl::StatusOr<std::unique_ptr<Signal>> lag =
         OpenReplicaLagSignal(options, job, s.lag);
     if (!lag.ok()) {

@@ -68,6 +68,25 @@ struct VerifyResult {
   bool last = false;        // upper == high-water
 };
 
+// The holder of a job's lease, as Database::TakeLease found it.
+struct LeaseHolder {
+  std::string holder;  // LeaseClaim::holder of the run that holds it
+  // Until it expires, by the database server's clock; zero or less: expired.
+  absl::Duration remaining;
+};
+
+// A run's claim on its job (see Database::TakeLease).
+struct LeaseClaim {
+  std::string job;
+  std::string holder;  // who claims it: unique per run (engine/job_lease.h)
+  // Each take and each renewal holds the lease this long from the server's
+  // "now".
+  absl::Duration ttl = absl::Seconds(30);
+  // A holder the caller proved dead (its process is gone): its lease is
+  // taken over before it expires. Empty: none.
+  std::string dead_holder;
+};
+
 // A connection to the target database, speaking its dialect. The engine owns
 // the copier loop and all policy; an adapter renders and runs SQL, quoting
 // every identifier itself (user identifiers never reach SQL unquoted).
@@ -75,7 +94,8 @@ struct VerifyResult {
 // Errors carry the retry policy in their code:
 //   kAborted            deadlock, serialization failure, lock wait timeout:
 //                       the transaction rolled back; retry the chunk.
-//   kUnavailable        connection lost or server going away: reconnect
+//   kUnavailable        connection lost, server going away, or the primary
+//                       turned read-only (it moved: a failover): reconnect
 //                       (Reconnect) and retry from the checkpoint.
 //   kInvalidArgument,   bad input (syntax, types, identifiers): stop.
 //   kNotFound,
@@ -116,12 +136,31 @@ class Database {
         "verify is not supported on this database yet");
   }
 
-  // Takes a session-level lock named after `job` so two processes never run
-  // the same job at once. kFailedPrecondition when another session holds
-  // it. Released when the connection closes.
-  virtual absl::Status LockJob(const std::string& job) = 0;
+  // The job lease, so that two processes never run the same job at once: a
+  // row per job in the table `backfill_leases` (holder, expiry by the
+  // server's clock) beside the checkpoint table, not a session lock, so it
+  // works through transaction poolers and survives a reconnect or failover.
+  //
+  // Takes the lease of claim.job for claim.holder when nobody holds it, it
+  // expired, claim.holder already holds it, or claim.dead_holder does.
+  // Returns nullopt when taken; otherwise changes nothing and returns who
+  // holds it. Waits a few seconds at most for a chunk of the holder that is
+  // still committing. From then on every RunChunk and SaveCheckpoint renews
+  // the lease in its own transaction first, and fails with
+  // kFailedPrecondition, committing nothing, when another holder has it.
+  // Needs EnsureCheckpointTable first.
+  virtual absl::StatusOr<std::optional<LeaseHolder>> TakeLease(
+      const LeaseClaim& claim) = 0;
 
-  // Creates the checkpoint table if it does not exist.
+  // Renews the lease TakeLease took (between chunks, while writes are
+  // held). kFailedPrecondition when another holder has it.
+  virtual absl::Status RenewLease() = 0;
+
+  // Gives the lease up so that another run may start at once. Best effort;
+  // RunChunk and SaveCheckpoint are not fenced any more afterwards.
+  virtual absl::Status ReleaseLease() = 0;
+
+  // Creates the checkpoint table and the lease table if they do not exist.
   virtual absl::Status EnsureCheckpointTable() = 0;
 
   // The checkpoint of `job`, or nullopt when there is none (or no table).
@@ -139,8 +178,10 @@ class Database {
   virtual absl::Status SetPauseRequested(const std::string& job,
                                          bool paused) = 0;
 
-  // Drops the connection and opens a new one with the same settings,
-  // re-preparing statements. Session locks must be taken again.
+  // Drops the connection and opens a new one with the same settings (with
+  // several hosts, libpq picks the one that fits target_session_attrs: after
+  // a failover, the new primary). The lease must be taken again
+  // (TakeLease): the server may be another one.
   virtual absl::Status Reconnect() = 0;
 };
 

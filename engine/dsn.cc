@@ -1,4 +1,3 @@
-#include "absl/strings/string_view.h"
 #include "engine/dsn.h"
 
 #include <algorithm>
@@ -10,6 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 
 namespace backfill {
 namespace {
@@ -40,10 +41,12 @@ std::optional<std::string> PercentDecode(absl::string_view s) {
 std::string PercentEncode(absl::string_view s) {
   std::string out;
   for (unsigned char c : s) {
-    if (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+    if (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' ||
+        c == '~') {
       out.push_back(static_cast<char>(c));
     } else {
-      absl::StrAppend(&out, "%", absl::string_view("0123456789ABCDEF" + (c >> 4), 1),
+      absl::StrAppend(&out, "%",
+                      absl::string_view("0123456789ABCDEF" + (c >> 4), 1),
                       absl::string_view("0123456789ABCDEF" + (c & 15), 1));
     }
   }
@@ -55,7 +58,7 @@ absl::Status Bad(absl::string_view why) {
 }
 
 std::string Encode(const Dsn& dsn, bool redact) {
-  std::string out = dsn.kind == DatabaseKind::kPostgres ? "postgresql://" : "mysql://";
+  std::string out = "mysql://";
   if (!dsn.user.empty() || dsn.password.has_value()) {
     absl::StrAppend(&out, PercentEncode(dsn.user));
     if (dsn.password.has_value()) {
@@ -80,20 +83,27 @@ std::string Encode(const Dsn& dsn, bool redact) {
 
 }  // namespace
 
-std::string Dsn::ToUri() const { return Encode(*this, false); }
-std::string Dsn::ToRedactedUri() const { return Encode(*this, true); }
+std::string Dsn::ToUri() const {
+  return kind == DatabaseKind::kMysql ? Encode(*this, false) : text;
+}
+std::string Dsn::ToRedactedUri() const {
+  return kind == DatabaseKind::kMysql ? Encode(*this, true) : RedactDsn(text);
+}
+
+DatabaseKind DsnKind(absl::string_view text) {
+  return absl::StartsWith(absl::StripLeadingAsciiWhitespace(text), "mysql://")
+             ? DatabaseKind::kMysql
+             : DatabaseKind::kPostgres;
+}
 
 absl::StatusOr<Dsn> ParseDsn(absl::string_view uri) {
   Dsn dsn;
-  absl::string_view rest;
-  if (absl::ConsumePrefix(&(rest = uri), "postgresql://") ||
-      absl::ConsumePrefix(&(rest = uri), "postgres://")) {
-    dsn.kind = DatabaseKind::kPostgres;
-  } else if (absl::ConsumePrefix(&(rest = uri), "mysql://")) {
-    dsn.kind = DatabaseKind::kMysql;
-  } else {
-    return Bad("expected postgresql://… or mysql://…");
-  }
+  dsn.text = std::string(uri);
+  dsn.kind = DsnKind(uri);
+  // PostgreSQL strings are libpq's to parse (adapters/postgres/pg_conninfo).
+  if (dsn.kind == DatabaseKind::kPostgres) return dsn;
+  absl::string_view rest = absl::StripLeadingAsciiWhitespace(uri);
+  absl::ConsumePrefix(&rest, "mysql://");
   absl::string_view query;
   if (size_t q = rest.find('?'); q != absl::string_view::npos) {
     query = rest.substr(q + 1);
@@ -121,7 +131,8 @@ absl::StatusOr<Dsn> ParseDsn(absl::string_view uri) {
   absl::string_view host = rest, port;
   if (absl::StartsWith(rest, "[")) {  // [ipv6]:port
     size_t close = rest.find(']');
-    if (close == absl::string_view::npos) return Bad("unclosed '[' in the host");
+    if (close == absl::string_view::npos)
+      return Bad("unclosed '[' in the host");
     host = rest.substr(1, close - 1);
     absl::string_view after = rest.substr(close + 1);
     if (absl::ConsumePrefix(&after, ":")) port = after;
@@ -141,58 +152,100 @@ absl::StatusOr<Dsn> ParseDsn(absl::string_view uri) {
   std::optional<std::string> db = PercentDecode(path);
   if (!db.has_value()) return Bad("bad percent-encoding in the database name");
   dsn.database = *std::move(db);
-  if (dsn.kind == DatabaseKind::kMysql && dsn.database.empty()) {
-    return Bad("mysql:// needs a database: mysql://user@host:port/db");
+  if (dsn.database.empty()) {
+    return Bad(
+        "mysql:// needs a database: mysql://user@host:port/db (or "
+        "mysql:///db with the rest from an option file)");
   }
   for (absl::string_view kv : absl::StrSplit(query, '&', absl::SkipEmpty())) {
     std::pair<absl::string_view, absl::string_view> p =
         absl::StrSplit(kv, absl::MaxSplits('=', 1));
     std::optional<std::string> k = PercentDecode(p.first);
     std::optional<std::string> v = PercentDecode(p.second);
-    if (!k.has_value() || !v.has_value()) return Bad("bad percent-encoding in a parameter");
+    if (!k.has_value() || !v.has_value())
+      return Bad("bad percent-encoding in a parameter");
     dsn.params.emplace_back(*std::move(k), *std::move(v));
   }
   return dsn;
 }
 
-std::string RedactDsn(absl::string_view text) {
-  std::string out(text);
-  // user:secret@ after a scheme.
-  for (size_t scheme = out.find("://"); scheme != std::string::npos;
-       scheme = out.find("://", scheme + 3)) {
-    size_t start = scheme + 3;
-    size_t at = out.find('@', start);
-    if (at == std::string::npos) continue;
-    size_t slash = out.find_first_of("/? \t\n", start);
-    if (slash != std::string::npos && slash < at) continue;
-    size_t colon = out.find(':', start);
-    if (colon != std::string::npos && colon < at) {
-      out.replace(colon + 1, at - colon - 1, "***");
+namespace {
+
+// [begin, end) of each password-looking part of `text`, in order, not
+// overlapping.
+std::vector<std::pair<size_t, size_t>> PasswordSpans(absl::string_view text) {
+  std::vector<std::pair<size_t, size_t>> spans;
+  // user:secret@ after a scheme. The password ends at the last '@' of the
+  // whitespace-free token: an unencoded '@', '/' or '?' in it (which libpq
+  // and the URI parser read differently) is hidden too, at the price of
+  // hiding more than the password when a query value holds an '@'.
+  for (size_t scheme = text.find("://"); scheme != absl::string_view::npos;
+       scheme = text.find("://", scheme + 3)) {
+    const size_t start = scheme + 3;
+    size_t token_end = text.find_first_of(" \t\n\r", start);
+    if (token_end == absl::string_view::npos) token_end = text.size();
+    if (token_end == start) continue;
+    const size_t at = text.rfind('@', token_end - 1);
+    if (at == absl::string_view::npos || at < start) continue;
+    const size_t colon = text.find(':', start);
+    if (colon != absl::string_view::npos && colon < at) {
+      spans.emplace_back(colon + 1, at);
     }
   }
   // password=secret in a query string or a conninfo string, where libpq also
   // allows spaces around '=' and a '...' quoted value with \ escapes.
-  std::string lower = absl::AsciiStrToLower(out);
+  const std::string lower = absl::AsciiStrToLower(text);
   for (size_t p = lower.find("password"); p != std::string::npos;
        p = lower.find("password", p + 1)) {
     size_t i = p + 8;
-    while (i < out.size() && (out[i] == ' ' || out[i] == '\t')) ++i;
-    if (i >= out.size() || out[i] != '=') continue;
+    while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
+    if (i >= text.size() || text[i] != '=') continue;
     ++i;
-    while (i < out.size() && (out[i] == ' ' || out[i] == '\t')) ++i;
+    while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
     const size_t start = i;
     size_t end;
-    if (start < out.size() && out[start] == '\'') {
+    if (start < text.size() && text[start] == '\'') {
       end = start + 1;
-      while (end < out.size() && out[end] != '\'') end += out[end] == '\\' ? 2 : 1;
-      end = std::min(end + 1, out.size());
+      while (end < text.size() && text[end] != '\'') {
+        end += text[end] == '\\' ? 2 : 1;
+      }
+      end = std::min(end + 1, text.size());
     } else {
-      end = out.find_first_of("& \t\n", start);
-      if (end == std::string::npos) end = out.size();
+      end = text.find_first_of("& \t\n", start);
+      if (end == absl::string_view::npos) end = text.size();
     }
-    out.replace(start, end - start, "***");
-    lower = absl::AsciiStrToLower(out);
-    p = start;
+    spans.emplace_back(start, end);
+    p = end == 0 ? 0 : end - 1;
+  }
+  std::sort(spans.begin(), spans.end());
+  std::vector<std::pair<size_t, size_t>> merged;
+  for (const auto& s : spans) {
+    if (!merged.empty() && s.first <= merged.back().second) {
+      merged.back().second = std::max(merged.back().second, s.second);
+    } else {
+      merged.push_back(s);
+    }
+  }
+  return merged;
+}
+
+}  // namespace
+
+std::string RedactDsn(absl::string_view text) {
+  std::string out;
+  size_t done = 0;
+  for (const auto& [begin, end] : PasswordSpans(text)) {
+    absl::StrAppend(&out, text.substr(done, begin - done), "***");
+    done = end;
+  }
+  absl::StrAppend(&out, text.substr(done));
+  return out;
+}
+
+std::vector<std::string> FindPasswords(absl::string_view text) {
+  std::vector<std::string> out;
+  for (const auto& [begin, end] : PasswordSpans(text)) {
+    if (end > begin) out.emplace_back(text.substr(begin, end - begin));
   }
   return out;
 }

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "engine/job_lease.h"
 #include "engine/retry.h"
 
 namespace backfill {
@@ -24,6 +25,34 @@ void ApplyChunk(const ChunkRequest& q, const ChunkResult& r, Checkpoint* cp,
   cp->updated_at = now;
   cp->message = q.message;
   if (r.last) cp->state = JobState::kDone;
+}
+
+// After a reconnect: adopt the checkpoint `again` read back from the server
+// (the new primary after a failover) in place of the run's own `cp`. A chunk
+// whose acknowledgement was lost committed in this run: count it once, as
+// the checkpoint does. With asynchronous replication the new primary may
+// also be behind the chunks the old one committed: those chunks were lost
+// with their data and are redone. Returns a warning for the operator, or "".
+std::string AdoptReloaded(const Checkpoint& again, Checkpoint* cp,
+                          RunReport* report) {
+  std::string warning;
+  if (again.chunks < cp->chunks) {
+    warning = absl::StrCat(
+        "the checkpoint on the server is ", cp->chunks - again.chunks,
+        " chunks behind this run's last commit (a failover lost them with "
+        "their data): redoing them from ",
+        again.last_key.has_value() ? EncodeKey(*again.last_key) : "the start");
+  }
+  report->rows_walked = std::max<int64_t>(
+      0, report->rows_walked + again.rows_walked - cp->rows_walked);
+  report->rows_written = std::max<int64_t>(
+      0, report->rows_written + again.rows_written - cp->rows_written);
+  report->chunks =
+      std::max<int64_t>(0, report->chunks + again.chunks - cp->chunks);
+  const bool pause = cp->pause_requested;
+  *cp = again;
+  cp->pause_requested = pause;
+  return warning;
 }
 
 }  // namespace
@@ -91,8 +120,9 @@ absl::StatusOr<RunReport> Job::Run(const RunOptions& options) {
     return report;
   };
 
-  if (absl::Status s = db_->LockJob(spec_.job); !s.ok()) return s;
   if (absl::Status s = db_->EnsureCheckpointTable(); !s.ok()) return s;
+  JobLease lease(db_.get(), spec_.job, clock);  // released when Run returns
+  if (absl::Status s = lease.Take(); !s.ok()) return s;
   absl::StatusOr<std::optional<Checkpoint>> loaded =
       db_->LoadCheckpoint(spec_.job);
   if (!loaded.ok()) return loaded.status();
@@ -170,7 +200,9 @@ absl::StatusOr<RunReport> Job::Run(const RunOptions& options) {
   // Unreachable replicas the throttle ignores, as last reported.
   std::vector<std::string> ignored;
   absl::Time ignored_reported = absl::InfinitePast();
+  absl::Status lease_lost;  // another run took the lease while writes held
   while (true) {
+    if (!lease_lost.ok()) return lease_lost;
     if (options.cancel != nullptr && options.cancel->cancelled()) {
       return stop(JobState::kStopped, RunOutcome::kStopped,
                   "stopped by signal");
@@ -206,6 +238,11 @@ absl::StatusOr<RunReport> Job::Run(const RunOptions& options) {
         // held writes (the loop top then ends the slice).
         if (now - start >= options.max_duration &&
             (report.chunks > 0 || now > wait_began)) {
+          return true;
+        }
+        if (absl::Status r = lease.RenewIfDue();
+            absl::IsFailedPrecondition(r)) {
+          lease_lost = r;
           return true;
         }
         if (now - pause_checked >= absl::Seconds(1)) {
@@ -300,26 +337,30 @@ absl::StatusOr<RunReport> Job::Run(const RunOptions& options) {
           observer->OnRetry(error, attempt, wait);
           clock->SleepFor(wait);
           absl::Status s = db_->Reconnect();
-          if (s.ok()) s = db_->LockJob(spec_.job);
+          // The server may be a new primary: its tables and lease, too.
+          if (s.ok()) s = db_->EnsureCheckpointTable();
+          if (s.ok()) s = lease.Take();
           if (s.ok()) {
             absl::StatusOr<std::optional<Checkpoint>> again =
                 db_->LoadCheckpoint(spec_.job);
             if (!again.ok()) {
               s = again.status();
-            } else if (again->has_value()) {
-              // A chunk whose acknowledgement was lost committed in this
-              // run: count it once in the report, as the checkpoint does.
-              if ((*again)->chunks > cp.chunks) {
-                report.rows_walked += (*again)->rows_walked - cp.rows_walked;
-                report.rows_written += (*again)->rows_written - cp.rows_written;
-                report.chunks += (*again)->chunks - cp.chunks;
-              }
-              const bool pause = cp.pause_requested;
-              cp = **again;
-              cp.pause_requested = pause;
+            } else if (!again->has_value()) {
+              // A new primary that never got the checkpoint row has none of
+              // this run's chunks either: walk again from the start.
+              Checkpoint fresh = cp;
+              fresh.last_key.reset();
+              fresh.rows_walked = fresh.rows_written = fresh.chunks = 0;
+              std::string warning = AdoptReloaded(fresh, &cp, &report);
+              if (!warning.empty()) observer->OnWarning(warning);
+              s = db_->SaveCheckpoint(cp);
+            } else {
+              std::string warning = AdoptReloaded(**again, &cp, &report);
+              if (!warning.empty()) observer->OnWarning(warning);
               if (cp.state == JobState::kDone) {
                 return finish(RunOutcome::kDone, "done", cp);
               }
+              cp.state = JobState::kRunning;
             }
           }
           if (!s.ok() && !absl::IsUnavailable(s)) return s;

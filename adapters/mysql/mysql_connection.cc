@@ -41,12 +41,13 @@ absl::StatusOr<ConnectionSettings> SettingsFromDsn(
   s.port = dsn.port;
   s.user = dsn.user;
   s.database = dsn.database;
+  s.defaults_file = options.defaults_file;
   if (options.password.has_value()) {
     s.password = options.password;
   } else if (dsn.password.has_value()) {
     s.password = dsn.password;
-  } else if (const char* env = std::getenv("MYSQL_PWD"); env != nullptr) {
-    s.password = std::string(env);
+  } else if (options.default_password.has_value()) {
+    s.password = options.default_password;
   }
   for (const auto& [raw_key, value] : dsn.params) {
     const std::string key =
@@ -73,6 +74,8 @@ absl::StatusOr<ConnectionSettings> SettingsFromDsn(
       s.ssl_cipher = value;
     } else if (key == "socket") {
       s.socket = value;
+    } else if (key == "defaults-file") {
+      s.defaults_file = value;
     } else if (key == "connect-timeout") {
       if (!absl::SimpleAtoi(value, &s.connect_timeout_seconds) ||
           s.connect_timeout_seconds == 0) {
@@ -83,7 +86,8 @@ absl::StatusOr<ConnectionSettings> SettingsFromDsn(
       return BadParam(absl::StrCat("unknown parameter \"", raw_key,
                                    "\" for mysql:// (known: ssl-mode, ssl-ca, "
                                    "ssl-capath, ssl-cert, ssl-key, "
-                                   "ssl-cipher, connect-timeout, socket)"));
+                                   "ssl-cipher, connect-timeout, socket, "
+                                   "defaults-file)"));
     }
   }
   return s;
@@ -106,7 +110,18 @@ absl::StatusOr<std::unique_ptr<MysqlConnection>> MysqlConnection::Open(
         "cannot connect to MySQL: out of memory");
   }
   MYSQL* m = handle->mysql;
-  const std::string secret = s.password.value_or("");
+  std::string secret = s.password.value_or("");
+  if (secret.empty()) {
+    if (const char* env = std::getenv("MYSQL_PWD"); env != nullptr)
+      secret = env;
+  }
+  // Option files are read at connect time and override the options set
+  // here (their connect-timeout, ssl-…); the character set and automatic
+  // reconnection are set again once connected.
+  mysql_options(m, MYSQL_READ_DEFAULT_GROUP, "backfill");
+  if (!s.defaults_file.empty()) {
+    mysql_options(m, MYSQL_READ_DEFAULT_FILE, s.defaults_file.c_str());
+  }
   // Every key and checkpoint value is read and written as utf8mb4 text.
   mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
   mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &s.connect_timeout_seconds);
@@ -116,7 +131,8 @@ absl::StatusOr<std::unique_ptr<MysqlConnection>> MysqlConnection::Open(
   }
   mysql_options4(m, MYSQL_OPT_CONNECT_ATTR_ADD, "program_name", "backfill");
   // Automatic reconnection is off by default in both client libraries and
-  // stays off (setting the option explicitly is deprecated in MySQL 8's).
+  // stays off (setting the option explicitly is deprecated in MySQL 8's;
+  // Connector/C's is turned off again after an option file was read).
 
   if (s.ssl_mode != "DISABLED") {
     if (!s.ssl_ca.empty()) mysql_options(m, MYSQL_OPT_SSL_CA, s.ssl_ca.c_str());
@@ -161,6 +177,20 @@ absl::StatusOr<std::unique_ptr<MysqlConnection>> MysqlConnection::Open(
     return MapMysqlError(mysql_errno(m), mysql_sqlstate(m), mysql_error(m),
                          "cannot connect to MySQL", secret);
   }
+  // The password actually used, wherever it came from (an option file).
+  if (m->passwd != nullptr && *m->passwd != '\0') secret = m->passwd;
+  if (mysql_set_character_set(m, "utf8mb4") != 0) {
+    return MapMysqlError(mysql_errno(m), mysql_sqlstate(m), mysql_error(m),
+                         "cannot set up the MySQL session", secret);
+  }
+#if defined(LIBMARIADB)
+  {
+    // An option file's "reconnect" would silently drop a transaction and
+    // the session's settings on a lost connection.
+    my_bool off = 0;
+    mysql_options(m, MYSQL_OPT_RECONNECT, &off);
+  }
+#endif
   // Connector/C 3.3 does not refuse a server without TLS on
   // MYSQL_OPT_SSL_ENFORCE alone (only with certificate verification), so
   // every required mode is checked on the open connection.

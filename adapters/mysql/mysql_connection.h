@@ -31,10 +31,19 @@ struct ConnectionSettings {
   unsigned int read_timeout_seconds = 0;
   std::string ssl_mode;  // upper-case; empty: the client library's default
   std::string ssl_ca, ssl_capath, ssl_cert, ssl_key, ssl_cipher;
+  // Option files, read by libmysqlclient itself (MYSQL_READ_DEFAULT_GROUP
+  // "backfill": the [client] and [backfill] groups, and Connector/C's
+  // [client-server] and [client-mariadb]) of `defaults_file`, or when it is
+  // empty of the default files (/etc/my.cnf, /etc/mysql/my.cnf, ~/.my.cnf).
+  // They fill in what the DSN leaves out (host, port, user, password,
+  // socket, ssl-…); what the DSN gives wins.
+  std::string defaults_file;
 };
 
-// Reads `dsn` and the password sources (options.password, the DSN,
-// MYSQL_PWD). kInvalidArgument for an unknown parameter or a bad value.
+// Reads `dsn` and the password sources, in order: options.password, the
+// DSN's, options.default_password; without any, libmysqlclient takes the
+// option files' password, else MYSQL_PWD. kInvalidArgument for an unknown
+// parameter or a bad value.
 absl::StatusOr<ConnectionSettings> SettingsFromDsn(
     const Dsn& dsn, const ConnectOptions& options);
 

@@ -42,6 +42,23 @@ constexpr char kCreateCheckpointTable[] =
     "updated_at DATETIME(6) NOT NULL COMMENT 'UTC') "
     "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
 
+// The job lease (engine/database.h TakeLease): holder and expiry, UTC.
+constexpr char kLeaseTable[] = "`backfill_leases`";
+constexpr char kCreateLeaseTable[] =
+    "CREATE TABLE IF NOT EXISTS `backfill_leases` ("
+    "job VARCHAR(255) NOT NULL PRIMARY KEY, holder VARCHAR(255) NOT NULL, "
+    "expires_at DATETIME(6) NOT NULL COMMENT 'UTC', "
+    "taken_at DATETIME(6) NOT NULL COMMENT 'UTC') "
+    "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
+// Attempts at the lease row while a dying holder's last chunk locks it
+// (each waits innodb_lock_wait_timeout) before the holder is reported.
+constexpr int kLeaseAttempts = 3;
+
+std::string ExpirySql(absl::Duration ttl) {
+  return absl::StrCat("UTC_TIMESTAMP(6) + INTERVAL ",
+                      absl::ToInt64Microseconds(ttl), " MICROSECOND");
+}
+
 constexpr char kEpoch[] = "'1970-01-01 00:00:00'";
 
 std::string FromMicros(absl::Time t) {
@@ -218,7 +235,11 @@ class MysqlDatabase final : public Database {
         !b.ok()) {
       return b.status();
     }
-    absl::StatusOr<ChunkResult> out = ChunkInTransaction(req, after, *high);
+    // The lease first: a run that lost it commits nothing.
+    absl::Status fenced = Fence(kContext);
+    absl::StatusOr<ChunkResult> out =
+        fenced.ok() ? ChunkInTransaction(req, after, *high)
+                    : absl::StatusOr<ChunkResult>(fenced);
     if (!out.ok()) {
       // A deadlock rolled back already; a lock wait timeout rolled back
       // only its statement. Best effort: the connection may be gone.
@@ -258,35 +279,81 @@ class MysqlDatabase final : public Database {
     return out;
   }
 
-  absl::Status LockJob(const std::string& job) override {
-    constexpr char kContext[] = "cannot take the job lock";
+  absl::StatusOr<std::optional<LeaseHolder>> TakeLease(
+      const LeaseClaim& claim) override {
+    constexpr char kContext[] = "cannot take the job lease";
     if (conn_ == nullptr) return NotConnected(kContext);
-    absl::StatusOr<std::vector<SqlRow>> r = conn_->Query(
-        absl::StrCat("SELECT GET_LOCK(",
-                     conn_->Literal(mysql::JobLockName(conn_->database(), job)),
-                     // Wait a little: the server releases a closed
-                     // session's locks asynchronously, so a slice that
-                     // starts right after the previous one ended would
-                     // otherwise find its own job "already running".
-                     ", 2)"),
+    const std::string job = conn_->Literal(claim.job);
+    const std::string holder = conn_->Literal(claim.holder);
+    absl::StatusOr<mysql::ExecResult> row = conn_->Exec(
+        absl::StrCat("INSERT INTO ", kLeaseTable,
+                     " (job, holder, expires_at, taken_at) VALUES (", job, ", ",
+                     holder, ", ", ExpirySql(claim.ttl),
+                     ", UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE job = job"),
         kContext);
-    if (!r.ok()) return r.status();
-    const std::optional<std::string>& got = r->at(0)[0];
-    if (!got.has_value())
-      return absl::InternalError(absl::StrCat(kContext, ": GET_LOCK failed"));
-    if (*got != "1") {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "job \"", job, "\" is already running in another backfill process"));
+    if (!row.ok()) return row.status();
+    for (int attempt = 1; attempt <= kLeaseAttempts; ++attempt) {
+      // taken_at first: assignments see the values set before them.
+      absl::StatusOr<mysql::ExecResult> take = conn_->Exec(
+          absl::StrCat("UPDATE ", kLeaseTable,
+                       " SET taken_at = IF(holder = ", holder,
+                       ", taken_at, UTC_TIMESTAMP(6)), holder = ", holder,
+                       ", expires_at = ", ExpirySql(claim.ttl),
+                       " WHERE job = ", job, " AND (holder = ", holder,
+                       " OR expires_at < UTC_TIMESTAMP(6) OR holder = ",
+                       conn_->Literal(claim.dead_holder), ")"),
+          kContext);
+      if (take.ok()) break;
+      // 1205: the holder's last chunk still holds the row (dying or
+      // committing); after a few waits, say who holds it.
+      if (!absl::IsAborted(take.status())) return take.status();
     }
-    return absl::OkStatus();
+    absl::StatusOr<std::vector<SqlRow>> who =
+        conn_->Query(absl::StrCat("SELECT holder, TIMESTAMPDIFF(MICROSECOND, "
+                                  "UTC_TIMESTAMP(6), expires_at) FROM ",
+                                  kLeaseTable, " WHERE job = ", job),
+                     kContext);
+    if (!who.ok()) return who.status();
+    if (!who->empty() && who->front()[0] == claim.holder) {
+      lease_ = claim;
+      lease_->dead_holder.clear();
+      return std::optional<LeaseHolder>();
+    }
+    LeaseHolder other;
+    if (!who->empty()) {
+      other.holder = who->front()[0].value_or("");
+      other.remaining = absl::Microseconds(Int(who->front()[1]));
+    }
+    return std::optional<LeaseHolder>(other);
+  }
+
+  absl::Status RenewLease() override {
+    if (conn_ == nullptr) return NotConnected("cannot renew the job lease");
+    return Fence("cannot renew the job lease");
+  }
+
+  absl::Status ReleaseLease() override {
+    if (!lease_.has_value()) return absl::OkStatus();
+    const LeaseClaim claim = *std::move(lease_);
+    lease_.reset();
+    if (conn_ == nullptr) return NotConnected("cannot release the job lease");
+    return conn_
+        ->Exec(absl::StrCat("DELETE FROM ", kLeaseTable,
+                            " WHERE job = ", conn_->Literal(claim.job),
+                            " AND holder = ", conn_->Literal(claim.holder)),
+               "cannot release the job lease")
+        .status();
   }
 
   absl::Status EnsureCheckpointTable() override {
     if (conn_ == nullptr)
       return NotConnected("cannot create the checkpoint table");
-    return conn_
-        ->Exec(kCreateCheckpointTable, "cannot create the checkpoint table")
-        .status();
+    for (const char* create : {kCreateCheckpointTable, kCreateLeaseTable}) {
+      absl::StatusOr<mysql::ExecResult> r =
+          conn_->Exec(create, "cannot create the checkpoint table");
+      if (!r.ok()) return r.status();
+    }
+    return absl::OkStatus();
   }
 
   absl::StatusOr<std::optional<Checkpoint>> LoadCheckpoint(
@@ -314,33 +381,38 @@ class MysqlDatabase final : public Database {
                            : std::string("NULL");
     };
     // pause_requested is left as it is in the table.
-    return conn_
-        ->Exec(
-            absl::StrCat(
-                "INSERT INTO ", kCheckpointTable,
-                " (job, fingerprint, spec, high_water, last_key, "
-                "rows_estimate, "
-                "rows_walked, rows_written, chunks, state, message, "
-                "started_at, "
-                "updated_at) VALUES (",
-                conn_->Literal(cp.job), ", ", conn_->Literal(cp.fingerprint),
-                ", ", conn_->Literal(cp.spec), ", ", key(cp.high_water), ", ",
-                key(cp.last_key), ", ", cp.rows_estimate, ", ", cp.rows_walked,
-                ", ", cp.rows_written, ", ", cp.chunks, ", ",
-                conn_->Literal(JobStateName(cp.state)), ", ",
-                conn_->Literal(cp.message), ", ", FromMicros(cp.started_at),
-                ", ", FromMicros(cp.updated_at),
-                ") ON DUPLICATE KEY UPDATE fingerprint = VALUES(fingerprint), "
-                "spec = VALUES(spec), high_water = VALUES(high_water), "
-                "last_key = VALUES(last_key), rows_estimate = "
-                "VALUES(rows_estimate), "
-                "rows_walked = VALUES(rows_walked), rows_written = "
-                "VALUES(rows_written), "
-                "chunks = VALUES(chunks), state = VALUES(state), "
-                "message = VALUES(message), started_at = VALUES(started_at), "
-                "updated_at = VALUES(updated_at)"),
-            kContext)
-        .status();
+    const std::string upsert = absl::StrCat(
+        "INSERT INTO ", kCheckpointTable,
+        " (job, fingerprint, spec, high_water, last_key, rows_estimate, "
+        "rows_walked, rows_written, chunks, state, message, started_at, "
+        "updated_at) VALUES (",
+        conn_->Literal(cp.job), ", ", conn_->Literal(cp.fingerprint), ", ",
+        conn_->Literal(cp.spec), ", ", key(cp.high_water), ", ",
+        key(cp.last_key), ", ", cp.rows_estimate, ", ", cp.rows_walked, ", ",
+        cp.rows_written, ", ", cp.chunks, ", ",
+        conn_->Literal(JobStateName(cp.state)), ", ",
+        conn_->Literal(cp.message), ", ", FromMicros(cp.started_at), ", ",
+        FromMicros(cp.updated_at),
+        ") ON DUPLICATE KEY UPDATE fingerprint = VALUES(fingerprint), "
+        "spec = VALUES(spec), high_water = VALUES(high_water), "
+        "last_key = VALUES(last_key), rows_estimate = VALUES(rows_estimate), "
+        "rows_walked = VALUES(rows_walked), rows_written = "
+        "VALUES(rows_written), chunks = VALUES(chunks), state = "
+        "VALUES(state), message = VALUES(message), started_at = "
+        "VALUES(started_at), updated_at = VALUES(updated_at)");
+    if (!lease_.has_value()) return conn_->Exec(upsert, kContext).status();
+    // Fenced by the lease: a run that lost it writes nothing over the
+    // checkpoint of the run that took it.
+    if (absl::StatusOr<mysql::ExecResult> b =
+            conn_->Exec("START TRANSACTION", kContext);
+        !b.ok()) {
+      return b.status();
+    }
+    absl::Status saved = Fence(kContext);
+    if (saved.ok()) saved = conn_->Exec(upsert, kContext).status();
+    if (saved.ok()) saved = conn_->Exec("COMMIT", kContext).status();
+    if (!saved.ok()) (void)conn_->Exec("ROLLBACK", kContext);
+    return saved;
   }
 
   absl::Status SetPauseRequested(const std::string& job, bool paused) override {
@@ -371,6 +443,26 @@ class MysqlDatabase final : public Database {
   }
 
  private:
+  // Renews the lease (in the current transaction, if any): one row changed,
+  // or none when another holder has it. OK when no lease is held.
+  absl::Status Fence(absl::string_view context) {
+    if (!lease_.has_value()) return absl::OkStatus();
+    absl::StatusOr<mysql::ExecResult> r = conn_->Exec(
+        absl::StrCat("UPDATE ", kLeaseTable,
+                     " SET expires_at = ", ExpirySql(lease_->ttl),
+                     " WHERE job = ", conn_->Literal(lease_->job),
+                     " AND holder = ", conn_->Literal(lease_->holder)),
+        context);
+    if (!r.ok()) return r.status();
+    if (r->affected_rows != 1) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "job \"", lease_->job,
+          "\": another backfill process took over its lease (this run was "
+          "stalled past it); stopping without committing"));
+    }
+    return absl::OkStatus();
+  }
+
   static absl::Status NotConnected(absl::string_view context) {
     return absl::UnavailableError(absl::StrCat(context, ": not connected"));
   }
@@ -564,6 +656,8 @@ class MysqlDatabase final : public Database {
   std::unique_ptr<MysqlConnection> conn_;
   std::optional<mysql::MysqlChunkModel> model_;
   int64_t lock_wait_seconds_ = 0;  // set on the session; 0 = its default
+  // The lease TakeLease took: fences RunChunk and SaveCheckpoint.
+  std::optional<LeaseClaim> lease_;
 };
 
 }  // namespace

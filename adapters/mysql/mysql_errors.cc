@@ -32,6 +32,12 @@ std::string OneLine(absl::string_view message) {
 
 }  // namespace
 
+bool IsReadOnly(unsigned int e) {
+  // 1290 the server runs with --read-only (or MySQL's --super-read-only);
+  // 1792 a read-only transaction; 1836 a read-only (slave) mode.
+  return In(e, {1290, 1792, 1836});
+}
+
 absl::StatusCode CodeForMysqlError(unsigned int e, absl::string_view sqlstate) {
   // The transaction (or the statement, for 1205) rolled back: retry the chunk.
   if (In(e, {1213, 1205, 1317, 3024, 1969})) return absl::StatusCode::kAborted;
@@ -39,7 +45,8 @@ absl::StatusCode CodeForMysqlError(unsigned int e, absl::string_view sqlstate) {
   // 2002 socket, 2003 TCP connect, 2005 unknown host, 2006 gone away,
   // 2013 lost during query, 2026 TLS, 2055 lost at handshake/reading.
   if (In(e, {2002, 2003, 2005, 2006, 2013, 2026, 2055, 1040, 1053, 1152, 1158,
-             1159, 1160, 1161, 1927, 1290, 1836, 4031})) {
+             1159, 1160, 1161, 1927, 4031}) ||
+      IsReadOnly(e)) {
     return absl::StatusCode::kUnavailable;
   }
   if (In(e, {1045, 1698})) return absl::StatusCode::kUnauthenticated;
@@ -72,10 +79,19 @@ absl::Status MapMysqlError(unsigned int error, absl::string_view sqlstate,
                            absl::string_view message, absl::string_view context,
                            absl::string_view secret) {
   // Scrub before shortening, so that no cut leaves half a password behind.
-  return absl::Status(CodeForMysqlError(error, sqlstate),
-                      absl::StrCat(OneLine(ScrubSecret(context, secret)), ": ",
-                                   OneLine(ScrubSecret(message, secret)),
-                                   " (MySQL error ", error, ")"));
+  // 1290 also stands for other --options that prevent a statement; only a
+  // read-only server is a primary that moved.
+  const bool read_only = IsReadOnly(error) &&
+                         (error != 1290 || absl::StrContains(message, "read"));
+  absl::StatusCode code = CodeForMysqlError(error, sqlstate);
+  if (error == 1290 && !read_only) code = absl::StatusCode::kFailedPrecondition;
+  return absl::Status(
+      code, absl::StrCat(OneLine(ScrubSecret(context, secret)), ": ",
+                         read_only ? "the server is read-only (has the primary "
+                                     "moved?): "
+                                   : "",
+                         OneLine(ScrubSecret(message, secret)),
+                         " (MySQL error ", error, ")"));
 }
 
 }  // namespace backfill::mysql

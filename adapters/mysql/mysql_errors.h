@@ -14,7 +14,8 @@ namespace backfill::mysql {
 //   kUnavailable: client errors 2002/2003/2005 (cannot connect), 2006 gone
 //     away, 2013/2055 lost connection, 2026 TLS; server 1040 too many
 //     connections, 1053 shutdown, 1152/1158-1161 network, 1927 connection
-//     killed, 1290/1836 read-only (failover), 4031 idle disconnect;
+//     killed, 1290/1792/1836 read-only (the primary moved: a failover, or
+//     read_only / super_read_only set), 4031 idle disconnect;
 //     SQLSTATE class 08.
 //   kUnauthenticated: 1045/1698 access denied; SQLSTATE class 28.
 //   kPermissionDenied: 1044 database, 1142/1143 table/column, 1227.
@@ -28,9 +29,14 @@ namespace backfill::mysql {
 absl::StatusCode CodeForMysqlError(unsigned int error,
                                    absl::string_view sqlstate = "HY000");
 
+// Whether `error` says the server takes no writes (1290, 1792, 1836).
+bool IsReadOnly(unsigned int error);
+
 // The one place a MySQL/MariaDB error becomes an absl::Status: the code from
 // CodeForMysqlError, and the message `context: <server message> (MySQL error
-// N)` on one line, with `secret` (the connection password) scrubbed out.
+// N)` on one line, with `secret` (the connection password) scrubbed out. A
+// read-only server's message says the primary may have moved; a 1290 for
+// another --option than read-only is kFailedPrecondition.
 absl::Status MapMysqlError(unsigned int error, absl::string_view sqlstate,
                            absl::string_view message, absl::string_view context,
                            absl::string_view secret);

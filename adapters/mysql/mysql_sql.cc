@@ -112,15 +112,6 @@ std::string KeySelectList(const MysqlChunkModel& m) {
   return absl::StrJoin(out, ", ");
 }
 
-uint64_t Fnv1a64(absl::string_view s) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 0x100000001b3ull;
-  }
-  return h;
-}
-
 bool AllDigits(absl::string_view s) {
   if (s.empty()) return false;
   for (char c : s) {
@@ -229,16 +220,6 @@ absl::StatusOr<std::string> KeyLiteral(KeyKind kind, absl::string_view value,
       return absl::StrCat("X'", value, "'");
   }
   return bad("of a known kind");
-}
-
-std::string JobLockName(absl::string_view database, absl::string_view job) {
-  std::string name = absl::StrCat("backfill:", database, ".", job);
-  // MySQL counts characters; bytes are never fewer.
-  if (name.size() <= 64) return name;
-  return absl::StrCat(
-      "backfill:",
-      absl::Hex(Fnv1a64(absl::StrCat(database, std::string(1, '\0'), job)),
-                absl::kZeroPad16));
 }
 
 std::string KeyRange(const MysqlChunkModel& m, absl::string_view qualifier,

@@ -64,12 +64,6 @@ std::string KeySelect(KeyKind kind, const std::string& column);
 absl::StatusOr<std::string> KeyLiteral(KeyKind kind, absl::string_view value,
                                        bool no_backslash_escapes);
 
-// The GET_LOCK name of `job` in `database`. GET_LOCK names are server-wide
-// (not per database, unlike PostgreSQL's advisory locks) and at most 64
-// characters: "backfill:<db>.<job>" when it fits, else "backfill:" and a
-// 64-bit FNV-1a hash of both.
-std::string JobLockName(absl::string_view database, absl::string_view job);
-
 // A resolved assignment: the quoted target column, the expression computing
 // it, and, for character columns, the column's character set (see
 // MysqlChunkModel::assignments).

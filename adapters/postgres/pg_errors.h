@@ -11,7 +11,8 @@ namespace backfill::pg {
 // The one place libpqxx exceptions become absl::Status. The code carries the
 // retry policy (see engine/database.h):
 //   class 08, 57P01-57P03, 40003, broken_connection,
-//   in_doubt_error, statement_completion_unknown             -> kUnavailable
+//   in_doubt_error, statement_completion_unknown,
+//   25006 (read-only: the primary moved)                      -> kUnavailable
 //   40001, 40P01, 55P03 (lock_timeout), 57014 (canceled)     -> kAborted
 //   28xxx, failed password at connect                        -> kUnauthenticated
 //   42501                                                     -> kPermissionDenied

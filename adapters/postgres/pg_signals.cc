@@ -1,10 +1,12 @@
 #include "adapters/postgres/pg_signals.h"
 
 #include <algorithm>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <optional>
 #include <pqxx/pqxx>
+#include <thread>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -12,6 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "adapters/postgres/pg_conninfo.h"
 #include "adapters/postgres/pg_errors.h"
 #include "adapters/postgres/silence_watchdog.h"
 
@@ -26,7 +29,7 @@ constexpr char kHeartbeatTable[] = "backfill_heartbeat";
 constexpr absl::Duration kStatementTimeout = absl::Seconds(1);
 
 std::string TimeoutSql(absl::string_view setting, absl::Duration d) {
-  return absl::StrCat("SET ", setting, " = ",
+  return absl::StrCat("SET LOCAL ", setting, " = ",
                       std::max<int64_t>(1, absl::ToInt64Milliseconds(d)));
 }
 
@@ -34,31 +37,34 @@ std::string TimeoutSql(absl::string_view setting, absl::Duration d) {
 // after it broke. Every statement is bounded twice: by the server
 // (statement_timeout = `timeout`) and, for a server that has gone silent and
 // can send nothing, by a watchdog that drops the connection one second past
-// it. Not thread-safe (one poller thread).
+// it. Each call runs in its own transaction whose settings are all SET
+// LOCAL, so nothing outlives it on a pooled server connection. Not
+// thread-safe (one poller thread).
 class Session {
  public:
-  // `setup`: statements run after each connect. `check`: run after setup;
-  // an error from it fails the connect.
+  // `setup`: SET LOCAL statements run at the start of every transaction.
+  // `check`: run once, after the first connect; an error from it fails that
+  // connect (later reconnects skip it: a --replica promoted mid-run is still
+  // read, see README "Poolers, HA and failover").
   Session(const Dsn& dsn_in, const ConnectOptions& options,
           absl::Duration timeout, std::vector<std::string> setup = {},
           std::function<absl::Status(pqxx::connection&)> check = nullptr)
       : silence_limit_(timeout + absl::Seconds(1)), check_(std::move(check)) {
-    setup_.push_back("SET client_min_messages = warning");
-    setup_.push_back(TimeoutSql("statement_timeout", timeout));
-    for (std::string& sql : setup) setup_.push_back(std::move(sql));
-    Dsn dsn = dsn_in;
-    if (options.password.has_value()) dsn.password = options.password;
-    bool has_timeout = false, has_app = false;
-    for (const auto& [k, v] : dsn.params) {
-      has_timeout |= k == "connect_timeout";
-      has_app |= k == "application_name";
-    }
+    begin_ = absl::StrCat("BEGIN; SET LOCAL client_min_messages = warning; ",
+                          TimeoutSql("statement_timeout", timeout));
+    for (const std::string& sql : setup) absl::StrAppend(&begin_, "; ", sql);
+    ConnectOptions own = options;
+    own.dsn = dsn_in.text;
     // A replica that is down refuses at once; one that is unreachable must
     // not hold the poller (and the run's shutdown) for long.
-    if (!has_timeout) dsn.params.emplace_back("connect_timeout", "2");
-    if (!has_app) dsn.params.emplace_back("application_name", "backfill-pacer");
-    uri_ = dsn.ToUri();
-    secret_ = dsn.password.value_or("");
+    absl::StatusOr<ConnectTarget> target = BuildConnectTarget(
+        own, "backfill-pacer", /*connect_timeout_seconds=*/2);
+    if (target.ok()) {
+      uri_ = std::move(target->conninfo);
+      secret_ = std::move(target->secret);
+    } else {
+      bad_dsn_ = target.status();
+    }
   }
 
   // Runs `f(tx)` on a fresh nontransaction, connecting first if needed.
@@ -75,10 +81,20 @@ class Session {
       ArmedWatchdog armed(watchdog_, conn_->sock(), silence_limit_);
       try {
         pqxx::nontransaction tx(*conn_);
+        tx.exec(begin_);
         s = f(tx);
+        tx.exec(s.ok() ? "COMMIT" : "ROLLBACK");
       } catch (const std::exception& e) {
         s = MapPgError(e, context, secret_);
         broken = absl::IsUnavailable(s) || !conn_->is_open();
+        // Leave no transaction open; if even that fails, start afresh.
+        if (!broken) {
+          try {
+            pqxx::nontransaction(*conn_).exec("ROLLBACK");
+          } catch (const std::exception&) {
+            broken = true;
+          }
+        }
       }
       if (armed.Disarm()) {
         s = Silent(context);
@@ -90,6 +106,7 @@ class Session {
   }
 
   absl::Status Connect() {
+    if (!bad_dsn_.ok()) return bad_dsn_;
     std::unique_ptr<pqxx::connection> conn;
     try {
       conn = std::make_unique<pqxx::connection>(uri_);  // connect_timeout
@@ -98,18 +115,15 @@ class Session {
       return MapPgError(e, "cannot connect", secret_);
     }
     absl::Status s;
-    {
+    if (check_ && !checked_) {
       ArmedWatchdog armed(watchdog_, conn->sock(), silence_limit_);
       try {
-        {
-          pqxx::nontransaction tx(*conn);
-          for (const std::string& sql : setup_) tx.exec(sql);
-        }
-        if (check_) s = check_(*conn);
+        s = check_(*conn);
       } catch (const std::exception& e) {
         s = MapPgError(e, "cannot connect", secret_);
       }
       if (armed.Disarm()) s = Silent("cannot connect");
+      checked_ = s.ok();
     }
     if (s.ok()) conn_ = std::move(conn);
     return s;
@@ -123,10 +137,12 @@ class Session {
   }
 
   const absl::Duration silence_limit_;
-  std::vector<std::string> setup_;
+  std::string begin_;  // BEGIN and the SET LOCAL setup, one round trip
   const std::function<absl::Status(pqxx::connection&)> check_;
+  bool checked_ = false;
   std::string uri_;
   std::string secret_;
+  absl::Status bad_dsn_;
   SilenceWatchdog watchdog_;
   std::unique_ptr<pqxx::connection> conn_;  // destroyed before watchdog_
 };
@@ -283,6 +299,18 @@ class PgStatReplication final : public Signal {
     if (absl::Status s = ReadStandbys(session_, &standbys); !s.ok()) {
       return Reading::Unreadable(Message(s));
     }
+    // After a failover (the primary's timeline changed) the standbys watched
+    // are those of the new primary, from its first reading on: the old set
+    // includes the promoted server itself, which will never reconnect.
+    std::string timeline;
+    if (absl::Status s = ReadTimeline(&timeline); !s.ok()) {
+      return Reading::Unreadable(Message(s));
+    }
+    if (!timeline_.empty() && timeline != timeline_) {
+      expected_.clear();
+      stuck_.clear();
+    }
+    timeline_ = timeline;
     std::map<std::string, int> seen;
     for (const Standby& s : standbys) ++seen[s.name];
     std::vector<std::string> missing;
@@ -340,11 +368,24 @@ class PgStatReplication final : public Signal {
     double since = 0;
   };
 
+  // The timeline of the primary's current WAL position (the first 8 hex
+  // digits of its WAL file name); it changes when a standby is promoted.
+  absl::Status ReadTimeline(std::string* out) {
+    return session_.Run("cannot read the primary's timeline", [&](auto& tx) {
+      *out = tx.exec(
+                   "SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, "
+                   "8)")[0][0]
+                 .c_str();
+      return absl::OkStatus();
+    });
+  }
+
   const std::string name_;
   const Kind kind_;
   const LagLimits limits_;
   std::map<std::string, int> expected_;  // standby name -> connections
   std::map<int64_t, Stuck> stuck_;       // by walsender pid
+  std::string timeline_;                 // of the primary last read
   Session session_;
 };
 
@@ -359,7 +400,7 @@ absl::Status QueryError(absl::string_view flag, const absl::Status& s) {
 }
 
 std::vector<std::string> ReadOnlySetup() {
-  return {"SET default_transaction_read_only = on"};
+  return {"SET LOCAL transaction_read_only = on"};
 }
 
 class PgProbe final : public Probe {
@@ -485,12 +526,31 @@ class PgLoad final : public Signal {
   Session session_;
 };
 
+// The first statement of a signal, at open: through a pooler it may wait
+// for a server connection to be set up (or freed) before it runs, which
+// the silence watchdog can take for a dead server under load. A few tries
+// before an unreachable primary is bad input.
+template <typename F>
+absl::Status AtOpen(F&& f) {
+  absl::Status s;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (attempt > 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    s = f();
+    if (!absl::IsUnavailable(s)) break;
+  }
+  return s;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Heartbeat>> OpenHeartbeat(
     const Dsn& dsn, const ConnectOptions& options, const std::string& job) {
   auto heartbeat = std::make_unique<PgHeartbeat>(dsn, options, job);
-  if (absl::Status s = heartbeat->CreateTable(); !s.ok()) return s;
+  if (absl::Status s = AtOpen([&] { return heartbeat->CreateTable(); });
+      !s.ok()) {
+    return s;
+  }
   return std::unique_ptr<Heartbeat>(std::move(heartbeat));
 }
 
@@ -513,13 +573,14 @@ absl::StatusOr<std::vector<std::unique_ptr<Signal>>> OpenPrimaryLag(
   if (!watch_time && limits.max_lag_bytes <= 0) return out;
   Session session(dsn, options, kStatementTimeout);
   bool allowed = false;
-  absl::Status s =
-      session.Run("cannot read pg_stat_replication", [&](auto& tx) {
-        allowed =
-            tx.exec("SELECT pg_has_role('pg_read_all_stats', 'MEMBER')")[0][0]
-                .template as<bool>();
-        return absl::OkStatus();
-      });
+  absl::Status s = AtOpen([&] {
+    return session.Run("cannot read pg_stat_replication", [&](auto& tx) {
+      allowed =
+          tx.exec("SELECT pg_has_role('pg_read_all_stats', 'MEMBER')")[0][0]
+              .template as<bool>();
+      return absl::OkStatus();
+    });
+  });
   if (!s.ok()) return s;
   if (!allowed) {
     return absl::PermissionDeniedError(

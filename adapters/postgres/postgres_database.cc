@@ -1,5 +1,6 @@
 #include "adapters/postgres/postgres_database.h"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <optional>
@@ -11,25 +12,38 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "adapters/postgres/pg_catalog.h"
+#include "adapters/postgres/pg_conninfo.h"
 #include "adapters/postgres/pg_errors.h"
 #include "adapters/postgres/pg_sql.h"
 
 // libpqxx 6 marks inhibit_reactivation deprecated, but without it a broken
-// connection silently reconnects and loses session state (locks, prepared
-// statements), which the engine must see as kUnavailable instead.
+// connection silently reconnects and retries, which the engine must see as
+// kUnavailable instead (a chunk's transaction may have been lost).
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
+// Nothing this adapter does outlives its transaction on the server session:
+// through a transaction pooler (PgBouncer pool_mode = transaction) each
+// transaction may run on another server connection, which the application
+// uses next. So there are no session SETs (every setting is SET LOCAL in the
+// transaction that needs it), no named prepared statements (statements run
+// as unnamed ones, PQexecParams, parsed and planned per execution), no
+// session advisory lock (the job lease is a row), no temporary objects.
 
 namespace backfill {
 namespace {
 
 constexpr char kCheckpointTable[] = "backfill_checkpoints";
-// First half of the advisory lock key: "bfil".
-constexpr char kLockClass[] = "1650614380";
+constexpr char kLeaseTable[] = "backfill_leases";
+// How long a chunk may wait for the lease row that a dying holder's last
+// chunk still locks, per attempt, before the holder is reported instead.
+constexpr int kLeaseLockTimeoutMs = 2000;
+constexpr int kLeaseAttempts = 3;
 
 constexpr char kCheckpointColumns[] =
     "job, fingerprint, spec, coalesce(high_water, ''), coalesce(last_key, ''), "
@@ -49,6 +63,19 @@ std::string CreateCheckpointTableSql() {
       "pause_requested boolean NOT NULL DEFAULT false, message text NOT NULL "
       "DEFAULT '', "
       "started_at timestamptz NOT NULL, updated_at timestamptz NOT NULL)");
+}
+
+std::string CreateLeaseTableSql() {
+  return absl::StrCat("CREATE TABLE IF NOT EXISTS ", kLeaseTable,
+                      " (job text PRIMARY KEY, holder text NOT NULL, "
+                      "expires_at timestamptz NOT NULL, "
+                      "taken_at timestamptz NOT NULL)");
+}
+
+// The expiry of a lease taken or renewed now, by the server's clock.
+std::string ExpirySql(absl::Duration ttl) {
+  return absl::StrCat("now() + ", absl::ToInt64Microseconds(ttl),
+                      " * interval '1 microsecond'");
 }
 
 std::string AdvanceCheckpointSql() {
@@ -108,39 +135,22 @@ void Append(std::vector<std::string>* params, const Key& key) {
 
 class PostgresDatabase final : public Database {
  public:
-  PostgresDatabase(std::string uri, std::string secret)
-      : uri_(std::move(uri)), secret_(std::move(secret)) {}
+  explicit PostgresDatabase(pg::ConnectTarget target)
+      : target_(std::move(target)) {}
 
   absl::Status Connect() {
     try {
-      conn_ = std::make_unique<pqxx::connection>(uri_);
+      conn_ = std::make_unique<pqxx::connection>(target_.conninfo);
       conn_->inhibit_reactivation(true);
-      pqxx::nontransaction tx(*conn_);
-      tx.exec("SET client_min_messages = warning");
-      // A chunk's commit need not wait for its WAL flush: data and checkpoint
-      // commit in one transaction, so a server crash can only roll back the
-      // last few chunks together with their checkpoints, and the resume
-      // redoes them (idempotently). Any application commit that follows
-      // ours flushes the WAL past our commit record anyway. Saves one fsync
-      // per chunk (about 4% of a 500ms chunk on this machine).
-      tx.exec("SET synchronous_commit = off");
-      // Plan every execution with its real bounds and OFFSET: a generic plan
-      // (chosen after five executions) does not know the OFFSET and may
-      // prefer a sequential scan and sort, a whole-table scan per chunk.
-      tx.exec("SET plan_cache_mode = force_custom_plan");
-      if (nested_loop_join_) SetNestedLoopJoin(tx, "");
-      for (const auto& [name, sql] : prepared_) {
-        conn_->prepare(name, sql);
-        conn_->prepare_now(name);
-      }
       return absl::OkStatus();
     } catch (const std::exception& e) {
       conn_.reset();
-      return pg::MapPgError(e, "cannot connect to PostgreSQL", secret_);
+      return pg::MapPgError(e, "cannot connect to PostgreSQL", target_.secret);
     }
   }
 
   absl::StatusOr<JobPlan> Prepare(const JobSpec& spec) override {
+    if (absl::Status s = CheckTransactions(); !s.ok()) return s;
     absl::StatusOr<pg::PgChunkModel> model;
     absl::Status s = Try("cannot read the schema", [&] {
       pqxx::nontransaction tx(*conn_);
@@ -153,38 +163,31 @@ class PostgresDatabase final : public Database {
     key_size_ = model->key_columns.size();
     has_lock_ = !statements_->lock_next.empty();
 
-    const std::vector<std::pair<std::string, std::string>> statements = {
-        {"bf_hw", statements_->high_water},
-        {"bf_bnd0", statements_->boundary_first},
-        {"bf_bnd1", statements_->boundary_next},
-        {"bf_cnt0", statements_->count_first},
-        {"bf_cnt1", statements_->count_next},
-        {"bf_lock0", statements_->lock_first},
-        {"bf_lock1", statements_->lock_next},
-        {"bf_w0", statements_->write_first},
-        {"bf_w1", statements_->write_next},
-        {"bf_v0", statements_->verify_first},
-        {"bf_v1", statements_->verify_next}};
-    for (const auto& [name, sql] : statements) {
-      if (sql.empty()) continue;
-      if (absl::Status p =
-              PrepareStatement(name, sql, "the chunk statement does not check");
-          !p.ok()) {
-        return p;
+    // PREPARE type-checks every expression of every statement without
+    // running it; DEALLOCATE in the same transaction, so no statement is
+    // left on a pooled server connection.
+    s = Try("the chunk statement does not check", [&] {
+      pqxx::work tx(*conn_);
+      for (const std::string* sql :
+           {&statements_->high_water, &statements_->boundary_first,
+            &statements_->boundary_next, &statements_->count_first,
+            &statements_->count_next, &statements_->lock_first,
+            &statements_->lock_next, &statements_->write_first,
+            &statements_->write_next, &statements_->verify_first,
+            &statements_->verify_next}) {
+        if (sql->empty()) continue;
+        tx.exec(absl::StrCat("PREPARE backfill_check AS ", *sql));
+        tx.exec("DEALLOCATE backfill_check");
       }
-    }
+      return absl::OkStatus();  // rolled back
+    });
+    if (!s.ok()) return s;
 
     JobPlan plan;
     if (model->shape == Shape::kJoin) {
       absl::StatusOr<std::optional<bool>> indexed = IndexedJoinPlan();
       if (!indexed.ok()) return indexed.status();
       if (indexed->value_or(false)) {
-        s = Try("cannot set up the join", [&] {
-          pqxx::nontransaction tx(*conn_);
-          SetNestedLoopJoin(tx, "");
-          return absl::OkStatus();
-        });
-        if (!s.ok()) return s;
         nested_loop_join_ = true;
       } else if (indexed->has_value()) {
         plan.notes.push_back(absl::StrCat("the --on lookup into ",
@@ -223,7 +226,7 @@ class PostgresDatabase final : public Database {
     std::optional<Key> key;
     absl::Status s = Try("cannot read the high-water mark", [&] {
       pqxx::nontransaction tx(*conn_);
-      pqxx::result r = tx.exec_prepared("bf_hw");
+      pqxx::result r = tx.exec(statements_->high_water);
       if (!r.empty()) key = RowToKey(r[0]);
       return absl::OkStatus();
     });
@@ -236,27 +239,26 @@ class PostgresDatabase final : public Database {
     absl::Status s = Try("chunk failed", [&] {
       const bool next = req.after.has_value();
       pqxx::work tx(*conn_);
-      if (req.lock_timeout > absl::ZeroDuration()) {
-        // A lock wait past it fails with 55P03 (kAborted): retried smaller.
-        tx.exec(absl::StrCat(
-            "SET LOCAL lock_timeout = ",
-            std::max<int64_t>(1, absl::ToInt64Milliseconds(req.lock_timeout))));
-      }
+      // One round trip: the chunk's settings, then the lease (fenced and
+      // renewed first, so a run that lost it commits nothing).
+      pqxx::result setup = tx.exec(ChunkSetupSql(tx, req.lock_timeout));
+      if (lease_.has_value() && setup.affected_rows() != 1) return LeaseLost();
       Bound bound = FindUpper(tx, req);
       out.upper = bound.upper;
       out.rows_walked = bound.rows_walked;
       out.last = bound.last;
       std::vector<std::string> params = RangeParams(req.after, out.upper);
       if (has_lock_) {
-        tx.exec_prepared(next ? "bf_lock1" : "bf_lock0",
-                         pqxx::prepare::make_dynamic_params(params));
+        tx.exec_params(next ? statements_->lock_next : statements_->lock_first,
+                       pqxx::prepare::make_dynamic_params(params));
       }
-      pqxx::result w = tx.exec_prepared(
-          next ? "bf_w1" : "bf_w0", pqxx::prepare::make_dynamic_params(params));
+      pqxx::result w = tx.exec_params(
+          next ? statements_->write_next : statements_->write_first,
+          pqxx::prepare::make_dynamic_params(params));
       out.rows_written = w.affected_rows();
-      pqxx::result ck = tx.exec_prepared(
-          "bf_ckpt", req.job, EncodeKey(out.upper), out.rows_walked,
-          out.rows_written,
+      pqxx::result ck = tx.exec_params(
+          AdvanceCheckpointSql(), req.job, EncodeKey(out.upper),
+          out.rows_walked, out.rows_written,
           std::string(
               JobStateName(out.last ? JobState::kDone : JobState::kRunning)),
           req.message);
@@ -277,6 +279,7 @@ class PostgresDatabase final : public Database {
     VerifyResult out;
     absl::Status s = Try("verify failed", [&] {
       pqxx::read_transaction tx(*conn_);
+      if (nested_loop_join_) tx.exec(NestedLoopJoinSql());
       Bound bound = FindUpper(tx, req);
       out.upper = bound.upper;
       out.rows_walked = bound.rows_walked;
@@ -284,8 +287,9 @@ class PostgresDatabase final : public Database {
       std::vector<std::string> params = RangeParams(req.after, out.upper);
       params.push_back(absl::StrCat(std::max(show, 1)));
       pqxx::result r =
-          tx.exec_prepared(req.after.has_value() ? "bf_v1" : "bf_v0",
-                           pqxx::prepare::make_dynamic_params(params));
+          tx.exec_params(req.after.has_value() ? statements_->verify_next
+                                               : statements_->verify_first,
+                         pqxx::prepare::make_dynamic_params(params));
       const auto keys = static_cast<pqxx::row::size_type>(key_size_);
       for (const pqxx::row& row : r) {
         out.mismatched = row[keys].as<int64_t>();
@@ -303,43 +307,97 @@ class PostgresDatabase final : public Database {
     return out;
   }
 
-  absl::Status LockJob(const std::string& job) override {
-    return Try("cannot take the job lock", [&] {
+  absl::StatusOr<std::optional<LeaseHolder>> TakeLease(
+      const LeaseClaim& claim) override {
+    std::optional<LeaseHolder> other;
+    absl::Status s = Try("cannot take the job lease", [&] {
+      for (int attempt = 1;; ++attempt) {
+        try {
+          pqxx::work tx(*conn_);
+          tx.exec(
+              absl::StrCat("SET LOCAL lock_timeout = ", kLeaseLockTimeoutMs));
+          pqxx::result r = tx.exec_params(
+              absl::StrCat(
+                  "INSERT INTO ", kLeaseTable,
+                  " AS l (job, holder, expires_at, taken_at) VALUES ($1, $2, ",
+                  ExpirySql(claim.ttl),
+                  ", now()) ON CONFLICT (job) DO UPDATE SET holder = "
+                  "EXCLUDED.holder, expires_at = EXCLUDED.expires_at, "
+                  "taken_at = CASE WHEN l.holder = EXCLUDED.holder THEN "
+                  "l.taken_at ELSE EXCLUDED.taken_at END WHERE l.holder = "
+                  "EXCLUDED.holder OR l.expires_at < now() OR l.holder = $3 "
+                  "RETURNING 1"),
+              claim.job, claim.holder, claim.dead_holder);
+          tx.commit();
+          if (!r.empty()) {
+            lease_ = claim;
+            lease_->dead_holder.clear();
+            return absl::OkStatus();
+          }
+          break;
+        } catch (const pqxx::sql_error& e) {
+          // 55P03: the holder's last chunk still holds the row (it is dying
+          // or committing). Wait a little, then say who holds it.
+          if (e.sqlstate() != "55P03") throw;
+          if (attempt >= kLeaseAttempts) break;
+        }
+      }
+      pqxx::nontransaction tx(*conn_);  // a plain read waits for no lock
+      pqxx::result r = tx.exec_params(
+          absl::StrCat("SELECT holder, (extract(epoch FROM expires_at - now()) "
+                       "* 1000000)::bigint FROM ",
+                       kLeaseTable, " WHERE job = $1"),
+          claim.job);
+      other =
+          LeaseHolder{r.empty() ? "" : r[0][0].c_str(),
+                      r.empty() ? absl::ZeroDuration()
+                                : absl::Microseconds(r[0][1].as<int64_t>())};
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    return other;
+  }
+
+  absl::Status RenewLease() override {
+    return Try("cannot renew the job lease", [&] {
+      if (!lease_.has_value()) return absl::OkStatus();
       pqxx::nontransaction tx(*conn_);
-      // Wait up to 2s: a backend releases a closed session's locks
-      // asynchronously, so a slice that starts right after the previous one
-      // ended would otherwise find its own job "already running".
-      bool locked = false;
-      for (int attempt = 0; attempt < 20 && !locked; ++attempt) {
-        if (attempt > 0)
-          std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        locked = tx.exec_params(absl::StrCat("SELECT pg_try_advisory_lock(",
-                                             kLockClass, ", hashtext($1))"),
-                                job)[0][0]
-                     .as<bool>();
-      }
-      if (!locked) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("job \"", job,
-                         "\" is already running in another backfill process"));
-      }
+      if (tx.exec(FenceSql(tx)).affected_rows() != 1) return LeaseLost();
+      return absl::OkStatus();
+    });
+  }
+
+  absl::Status ReleaseLease() override {
+    if (!lease_.has_value()) return absl::OkStatus();
+    const LeaseClaim claim = *std::move(lease_);
+    lease_.reset();
+    return Try("cannot release the job lease", [&] {
+      pqxx::nontransaction tx(*conn_);
+      tx.exec_params(absl::StrCat("DELETE FROM ", kLeaseTable,
+                                  " WHERE job = $1 AND holder = $2"),
+                     claim.job, claim.holder);
       return absl::OkStatus();
     });
   }
 
   absl::Status EnsureCheckpointTable() override {
-    absl::Status s = Try("cannot create the checkpoint table", [&] {
-      pqxx::nontransaction tx(*conn_);
-      try {
-        tx.exec(CreateCheckpointTableSql());
-      } catch (const pqxx::unique_violation&) {
-        // Another job created it at the same moment.
-      }
-      return absl::OkStatus();
-    });
-    if (!s.ok()) return s;
-    return PrepareStatement("bf_ckpt", AdvanceCheckpointSql(),
-                            "cannot prepare the checkpoint update");
+    for (const std::string& create :
+         {CreateCheckpointTableSql(), CreateLeaseTableSql()}) {
+      absl::Status s = Try("cannot create the checkpoint table", [&] {
+        try {
+          pqxx::work tx(*conn_);
+          // No NOTICE when it exists.
+          tx.exec(absl::StrCat("SET LOCAL client_min_messages = warning; ",
+                               create));
+          tx.commit();
+        } catch (const pqxx::unique_violation&) {
+          // Another job created it at the same moment.
+        }
+        return absl::OkStatus();
+      });
+      if (!s.ok()) return s;
+    }
+    return absl::OkStatus();
   }
 
   absl::StatusOr<std::optional<Checkpoint>> LoadCheckpoint(
@@ -356,7 +414,10 @@ class PostgresDatabase final : public Database {
 
   absl::Status SaveCheckpoint(const Checkpoint& cp) override {
     return Try("cannot save the checkpoint", [&] {
-      pqxx::nontransaction tx(*conn_);
+      pqxx::work tx(*conn_);
+      if (lease_.has_value() && tx.exec(FenceSql(tx)).affected_rows() != 1) {
+        return LeaseLost();
+      }
       tx.exec_params(
           absl::StrCat(
               "INSERT INTO ", kCheckpointTable,
@@ -383,6 +444,7 @@ class PostgresDatabase final : public Database {
           cp.rows_written, cp.chunks, std::string(JobStateName(cp.state)),
           cp.message, absl::ToUnixMicros(cp.started_at),
           absl::ToUnixMicros(cp.updated_at));
+      tx.commit();
       return absl::OkStatus();
     });
   }
@@ -407,6 +469,65 @@ class PostgresDatabase final : public Database {
   }
 
  private:
+  // Renews the lease in the current transaction: one row updated, or none
+  // when another holder has it.
+  std::string FenceSql(pqxx::transaction_base& tx) const {
+    return absl::StrCat("UPDATE ", kLeaseTable,
+                        " SET expires_at = ", ExpirySql(lease_->ttl),
+                        " WHERE job = ", tx.quote(lease_->job),
+                        " AND holder = ", tx.quote(lease_->holder));
+  }
+
+  // The settings of a chunk's transaction, all SET LOCAL, then the lease
+  // fence (when a lease is held), as one multi-statement string.
+  std::string ChunkSetupSql(pqxx::transaction_base& tx,
+                            absl::Duration lock_timeout) const {
+    // A chunk's commit need not wait for its WAL flush: data and checkpoint
+    // commit in one transaction, so a server crash can only roll back the
+    // last few chunks together with their checkpoints, and the resume
+    // redoes them (idempotently). Any application commit that follows ours
+    // flushes the WAL past our commit record anyway. Saves one fsync per
+    // chunk (about 4% of a 500ms chunk on this machine).
+    std::string sql = "SET LOCAL synchronous_commit = off";
+    if (lock_timeout > absl::ZeroDuration()) {
+      // A lock wait past it fails with 55P03 (kAborted): retried smaller.
+      absl::StrAppend(
+          &sql, "; SET LOCAL lock_timeout = ",
+          std::max<int64_t>(1, absl::ToInt64Milliseconds(lock_timeout)));
+    }
+    if (nested_loop_join_) absl::StrAppend(&sql, "; ", NestedLoopJoinSql());
+    if (lease_.has_value()) absl::StrAppend(&sql, "; ", FenceSql(tx));
+    return sql;
+  }
+
+  absl::Status LeaseLost() const {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job \"", lease_->job,
+        "\": another backfill process took over its lease (this run was "
+        "stalled past it); stopping without committing"));
+  }
+
+  // Every chunk is a transaction of several statements (its data and its
+  // checkpoint commit together). A pooler in statement mode allows none:
+  // say so before anything is written.
+  absl::Status CheckTransactions() {
+    absl::Status s = Try("cannot run a transaction", [&] {
+      pqxx::work tx(*conn_);
+      tx.exec("SELECT 1");
+      tx.commit();
+      return absl::OkStatus();
+    });
+    if (s.ok() || !absl::IsUnavailable(s)) return s;
+    const std::string refusal = pg::TransactionRefusal(target_.conninfo);
+    if (!absl::StrContains(refusal, "pooling mode")) return s;
+    return absl::FailedPreconditionError(
+        "the connection goes through a pooler in statement pooling mode "
+        "(PgBouncer pool_mode = statement), which allows no transaction of "
+        "several statements, and each chunk commits its data and its "
+        "checkpoint in one: connect through a pool in transaction or session "
+        "mode (pool_mode = transaction), or to the server itself");
+  }
+
   struct Bound {
     Key upper;
     int64_t rows_walked = 0;
@@ -421,9 +542,9 @@ class PostgresDatabase final : public Database {
     const size_t range_params = params.size();
     params.push_back(absl::StrCat(std::max<int64_t>(req.rows, 1) - 1));
     Bound bound;
-    pqxx::result b =
-        tx.exec_prepared(next ? "bf_bnd1" : "bf_bnd0",
-                         pqxx::prepare::make_dynamic_params(params));
+    pqxx::result b = tx.exec_params(
+        next ? statements_->boundary_next : statements_->boundary_first,
+        pqxx::prepare::make_dynamic_params(params));
     if (!b.empty()) {
       bound.upper = RowToKey(b[0]);
       bound.rows_walked = req.rows;
@@ -431,9 +552,9 @@ class PostgresDatabase final : public Database {
       return bound;
     }
     params.resize(range_params);
-    pqxx::result c =
-        tx.exec_prepared(next ? "bf_cnt1" : "bf_cnt0",
-                         pqxx::prepare::make_dynamic_params(params));
+    pqxx::result c = tx.exec_params(
+        next ? statements_->count_next : statements_->count_first,
+        pqxx::prepare::make_dynamic_params(params));
     bound.upper = req.high_water;
     bound.rows_walked = c[0][0].as<int64_t>();
     bound.last = true;
@@ -455,8 +576,8 @@ class PostgresDatabase final : public Database {
     std::optional<bool> indexed;
     absl::Status s = Try("cannot plan the join", [&] {
       pqxx::work tx(*conn_);
-      SetNestedLoopJoin(tx, "LOCAL ");
-      pqxx::result hw = tx.exec_prepared("bf_hw");
+      tx.exec(NestedLoopJoinSql());
+      pqxx::result hw = tx.exec(statements_->high_water);
       if (hw.empty()) return absl::OkStatus();
       ChunkRequest req;
       req.high_water = RowToKey(hw[0]);
@@ -480,9 +601,8 @@ class PostgresDatabase final : public Database {
     return indexed;
   }
 
-  static void SetNestedLoopJoin(pqxx::transaction_base& tx, const char* local) {
-    tx.exec(absl::StrCat("SET ", local, "enable_hashjoin = off"));
-    tx.exec(absl::StrCat("SET ", local, "enable_mergejoin = off"));
+  static const char* NestedLoopJoinSql() {
+    return "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off";
   }
 
   // Parameters of a range statement: [lower key...], upper key....
@@ -524,26 +644,6 @@ class PostgresDatabase final : public Database {
     return out;
   }
 
-  absl::Status PrepareStatement(const std::string& name, const std::string& sql,
-                                absl::string_view context) {
-    return Try(context, [&] {
-      for (auto& [n, s] : prepared_) {
-        if (n == name) {
-          if (s == sql) return absl::OkStatus();
-          conn_->unprepare(name);
-          s = sql;
-          conn_->prepare(name, sql);
-          conn_->prepare_now(name);
-          return absl::OkStatus();
-        }
-      }
-      conn_->prepare(name, sql);
-      conn_->prepare_now(name);
-      prepared_.emplace_back(name, sql);
-      return absl::OkStatus();
-    });
-  }
-
   // Runs `f`, turning any exception into a Status (pg::MapPgError).
   template <typename F>
   absl::Status Try(absl::string_view context, F&& f) {
@@ -553,38 +653,30 @@ class PostgresDatabase final : public Database {
     try {
       return f();
     } catch (const std::exception& e) {
-      return pg::MapPgError(e, context, secret_);
+      return pg::MapPgError(e, context, target_.secret);
     }
   }
 
-  const std::string uri_;
-  const std::string secret_;
+  const pg::ConnectTarget target_;
   std::unique_ptr<pqxx::connection> conn_;
   std::optional<pg::PgStatements> statements_;
-  // Every statement prepared so far, replayed by Connect after a reconnect.
-  std::vector<std::pair<std::string, std::string>> prepared_;
+  // The lease TakeLease took: fences RunChunk and SaveCheckpoint.
+  std::optional<LeaseClaim> lease_;
   size_t key_size_ = 0;
   bool has_lock_ = false;
-  // Join shape with an index for the source lookups (IndexedJoinPlan): this
-  // session plans joins as nested loops.
+  // Join shape with an index for the source lookups (IndexedJoinPlan): each
+  // chunk's transaction plans joins as nested loops.
   bool nested_loop_join_ = false;
 };
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Database>> OpenPostgres(
-    const Dsn& dsn_in, const ConnectOptions& options) {
-  Dsn dsn = dsn_in;
-  if (options.password.has_value()) dsn.password = options.password;
-  bool has_timeout = false, has_app = false;
-  for (const auto& [k, v] : dsn.params) {
-    has_timeout |= k == "connect_timeout";
-    has_app |= k == "application_name";
-  }
-  if (!has_timeout) dsn.params.emplace_back("connect_timeout", "10");
-  if (!has_app) dsn.params.emplace_back("application_name", "backfill");
-  auto db = std::make_unique<PostgresDatabase>(dsn.ToUri(),
-                                               dsn.password.value_or(""));
+    const Dsn& dsn, const ConnectOptions& options) {
+  absl::StatusOr<pg::ConnectTarget> target = pg::BuildConnectTarget(
+      options, "backfill", /*connect_timeout_seconds=*/10);
+  if (!target.ok()) return target.status();
+  auto db = std::make_unique<PostgresDatabase>(*std::move(target));
   if (absl::Status s = db->Connect(); !s.ok()) return s;
   return std::unique_ptr<Database>(std::move(db));
 }

@@ -326,16 +326,6 @@ TEST(CopyRowsWrittenTest, InsertedPlusChanged) {
             std::nullopt);
 }
 
-TEST(JobLockNameTest, ShortNamesAreReadableLongOnesHashed) {
-  EXPECT_EQ(JobLockName("app", "users"), "backfill:app.users");
-  const std::string a = JobLockName("app", std::string(80, 'a'));
-  const std::string b = JobLockName("app", std::string(79, 'a') + "b");
-  EXPECT_LE(a.size(), 64u);
-  EXPECT_NE(a, b);
-  EXPECT_EQ(a, JobLockName("app", std::string(80, 'a')));
-  EXPECT_NE(JobLockName("db1", std::string(80, 'a')), a);
-}
-
 TEST(CodeForMysqlErrorTest, RetryPolicy) {
   using absl::StatusCode;
   EXPECT_EQ(CodeForMysqlError(1213, "40001"),
@@ -343,6 +333,11 @@ TEST(CodeForMysqlErrorTest, RetryPolicy) {
   EXPECT_EQ(CodeForMysqlError(1205),
             StatusCode::kAborted);  // lock wait timeout
   for (unsigned int e : {2006u, 2013u, 2002u, 2003u, 2055u, 1927u, 1053u}) {
+    EXPECT_EQ(CodeForMysqlError(e), StatusCode::kUnavailable) << e;
+  }
+  // A read-only server: the primary moved (failover, read_only,
+  // super_read_only, a read-only transaction).
+  for (unsigned int e : {1290u, 1792u, 1836u}) {
     EXPECT_EQ(CodeForMysqlError(e), StatusCode::kUnavailable) << e;
   }
   EXPECT_EQ(CodeForMysqlError(1045, "28000"), StatusCode::kUnauthenticated);
@@ -375,6 +370,26 @@ TEST(CodeForMysqlErrorTest, RetryPolicy) {
             StatusCode::kInternal);                           // duplicate key
   EXPECT_EQ(CodeForMysqlError(1021), StatusCode::kInternal);  // disk full
   EXPECT_EQ(CodeForMysqlError(2014), StatusCode::kInternal);  // out of sync
+}
+
+TEST(MapMysqlErrorTest, ReadOnlyServerSaysThePrimaryMayHaveMoved) {
+  absl::Status s = MapMysqlError(
+      1290, "HY000",
+      "The MariaDB server is running with the --read-only option so it "
+      "cannot execute this statement",
+      "chunk failed", "");
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(s.message(),
+            "chunk failed: the server is read-only (has the primary moved?): "
+            "The MariaDB server is running with the --read-only option so it "
+            "cannot execute this statement (MySQL error 1290)");
+  // The same number for another option is no failover.
+  absl::Status other = MapMysqlError(
+      1290, "HY000",
+      "The MySQL server is running with the --secure-file-priv option so it "
+      "cannot execute this statement",
+      "chunk failed", "");
+  EXPECT_EQ(other.code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(MapMysqlErrorTest, OneLineWithoutThePassword) {

@@ -27,6 +27,19 @@ TEST(CodeForSqlStateTest, RetryPolicy) {
   // statement_completion_unknown: the commit may have happened; reconnect and
   // trust the checkpoint.
   EXPECT_EQ(CodeForSqlState("40003"), absl::StatusCode::kUnavailable);
+  // read_only_sql_transaction: the primary moved (failover, demotion).
+  EXPECT_EQ(CodeForSqlState("25006"), absl::StatusCode::kUnavailable);
+}
+
+TEST(MapPgErrorTest, ReadOnlyServerSaysThePrimaryMayHaveMoved) {
+  pqxx::sql_error e(
+      "ERROR:  cannot execute UPDATE in a read-only transaction\n", "UPDATE t",
+      "25006");
+  absl::Status s = MapPgError(e, "chunk failed", "");
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(s.message(),
+            "chunk failed: the server is read-only (has the primary moved?): "
+            "cannot execute UPDATE in a read-only transaction");
 }
 
 TEST(CodeForSqlStateTest, BadInputStops) {

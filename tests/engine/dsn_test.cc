@@ -14,29 +14,25 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::Pair;
 
-TEST(ParseDsnTest, PostgresqlUri) {
-  absl::StatusOr<Dsn> d = ParseDsn(
-      "postgresql://app:s3cr3t@db.example.com:6432/shop?sslmode=require");
-  ASSERT_TRUE(d.ok()) << d.status();
-  EXPECT_EQ(d->kind, DatabaseKind::kPostgres);
-  EXPECT_EQ(d->user, "app");
-  EXPECT_EQ(d->password, "s3cr3t");
-  EXPECT_EQ(d->host, "db.example.com");
-  EXPECT_EQ(d->port, 6432);
-  EXPECT_EQ(d->database, "shop");
-  EXPECT_THAT(d->params, ElementsAre(Pair("sslmode", "require")));
-}
-
-TEST(ParseDsnTest, PostgresSchemeAndDefaults) {
-  absl::StatusOr<Dsn> d = ParseDsn("postgres://localhost/db");
-  ASSERT_TRUE(d.ok()) << d.status();
-  EXPECT_EQ(d->kind, DatabaseKind::kPostgres);
-  EXPECT_EQ(d->user, "");
-  EXPECT_EQ(d->password, std::nullopt);
-  EXPECT_EQ(d->host, "localhost");
-  EXPECT_EQ(d->port, 0);
-  EXPECT_EQ(d->database, "db");
-  EXPECT_TRUE(d->params.empty());
+TEST(ParseDsnTest, PostgresStringsAreLeftToLibpq) {
+  for (const char* text :
+       {"postgresql://app:s3cr3t@db.example.com:6432/shop?sslmode=require",
+        "postgres://localhost/db",
+        "postgresql://app@10.0.0.1:5432,10.0.0.2:5432/prod?target_session_"
+        "attrs=read-write",
+        "host=h port=5432 dbname=d", "service=prod", ""}) {
+    absl::StatusOr<Dsn> d = ParseDsn(text);
+    ASSERT_TRUE(d.ok()) << text << ": " << d.status();
+    EXPECT_EQ(d->kind, DatabaseKind::kPostgres) << text;
+    EXPECT_EQ(d->text, text);
+    EXPECT_EQ(d->ToUri(), text);
+    // Nothing is taken apart: libpq does that in the adapter.
+    EXPECT_EQ(d->password, std::nullopt);
+    EXPECT_EQ(d->host, "");
+  }
+  EXPECT_EQ(DsnKind("mysql://h/db"), DatabaseKind::kMysql);
+  EXPECT_EQ(DsnKind("  mysql://h/db"), DatabaseKind::kMysql);
+  EXPECT_EQ(DsnKind("host=mysql://"), DatabaseKind::kPostgres);
 }
 
 TEST(ParseDsnTest, MysqlUri) {
@@ -59,7 +55,7 @@ TEST(ParseDsnTest, MysqlNeedsDatabase) {
 
 TEST(ParseDsnTest, PercentEncoding) {
   absl::StatusOr<Dsn> d = ParseDsn(
-      "postgresql://us%40er:p%40ss%3Aw%2Fo%3Frd@host/"
+      "mysql://us%40er:p%40ss%3Aw%2Fo%3Frd@host/"
       "my%20db?application_name=a%26b");
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->user, "us@er");
@@ -76,32 +72,32 @@ TEST(ParseDsnTest, PercentEncoding) {
 }
 
 TEST(ParseDsnTest, BadPercentEncoding) {
-  for (const char* uri : {"postgresql://u:%zz@h/db", "postgresql://u%4@h/db",
-                          "postgresql://h/db%", "postgresql://h/db?a=%G1"}) {
+  for (const char* uri : {"mysql://u:%zz@h/db", "mysql://u%4@h/db",
+                          "mysql://h/db%", "mysql://h/db?a=%G1"}) {
     EXPECT_EQ(ParseDsn(uri).status().code(), absl::StatusCode::kInvalidArgument)
         << uri;
   }
 }
 
 TEST(ParseDsnTest, Ipv6Host) {
-  absl::StatusOr<Dsn> d = ParseDsn("postgresql://u@[::1]:5433/db");
+  absl::StatusOr<Dsn> d = ParseDsn("mysql://u@[::1]:5433/db");
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->host, "::1");
   EXPECT_EQ(d->port, 5433);
-  EXPECT_EQ(d->ToUri(), "postgresql://u@[::1]:5433/db");
+  EXPECT_EQ(d->ToUri(), "mysql://u@[::1]:5433/db");
 
-  absl::StatusOr<Dsn> no_port = ParseDsn("postgresql://[fe80::1]/db");
+  absl::StatusOr<Dsn> no_port = ParseDsn("mysql://[fe80::1]/db");
   ASSERT_TRUE(no_port.ok()) << no_port.status();
   EXPECT_EQ(no_port->host, "fe80::1");
   EXPECT_EQ(no_port->port, 0);
 
-  EXPECT_EQ(ParseDsn("postgresql://[::1/db").status().code(),
+  EXPECT_EQ(ParseDsn("mysql://[::1/db").status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 
 TEST(ParseDsnTest, SeveralParams) {
   absl::StatusOr<Dsn> d =
-      ParseDsn("postgresql://h/db?sslmode=verify-full&connect_timeout=5&&flag");
+      ParseDsn("mysql://h/db?sslmode=verify-full&connect_timeout=5&&flag");
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_THAT(d->params,
               ElementsAre(Pair("sslmode", "verify-full"),
@@ -109,27 +105,28 @@ TEST(ParseDsnTest, SeveralParams) {
 }
 
 TEST(ParseDsnTest, BadPortAndScheme) {
-  for (const char* uri : {"postgresql://h:abc/db", "postgresql://h:0/db",
-                          "postgresql://h:65536/db", "postgresql://h:-1/db",
-                          "postgresql://[::1]:x/db"}) {
+  for (const char* uri : {"mysql://h:abc/db", "mysql://h:0/db",
+                          "mysql://h:65536/db", "mysql://h:-1/db",
+                          "mysql://[::1]:x/db"}) {
     absl::StatusOr<Dsn> d = ParseDsn(uri);
     EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument) << uri;
   }
-  EXPECT_TRUE(ParseDsn("postgresql://h:65535/db").ok());
-  for (const char* uri :
-       {"", "http://h/db", "host=h dbname=d", "postgresql:/h/db"}) {
-    absl::StatusOr<Dsn> d = ParseDsn(uri);
-    EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument) << uri;
-  }
+  EXPECT_TRUE(ParseDsn("mysql://h:65535/db").ok());
+  // With host, user and password from an option file.
+  absl::StatusOr<Dsn> bare = ParseDsn("mysql:///app");
+  ASSERT_TRUE(bare.ok()) << bare.status();
+  EXPECT_EQ(bare->host, "");
+  EXPECT_EQ(bare->user, "");
+  EXPECT_EQ(bare->database, "app");
 }
 
 TEST(ParseDsnTest, ErrorsNeverEchoThePassword) {
   // Unencoded reserved characters in a password make the URI malformed; the
   // error must still not show any of it.
   for (const char* uri :
-       {"postgresql://u:s3cr3t?x@h/db", "postgresql://u:s3cr3t/x@h/db",
-        "postgresql://u:%zzs3cr3t@h/db", "mysql://u:s3cr3t@h:99999/db",
-        "mysql://u:s3cr3t@h:3306", "postgresql://u:s3cr3t@[::1/db"}) {
+       {"mysql://u:s3cr3t?x@h/db", "mysql://u:s3cr3t/x@h/db",
+        "mysql://u:%zzs3cr3t@h/db", "mysql://u:s3cr3t@h:99999/db",
+        "mysql://u:s3cr3t@h:3306", "mysql://u:s3cr3t@[::1/db"}) {
     absl::StatusOr<Dsn> d = ParseDsn(uri);
     ASSERT_FALSE(d.ok()) << uri;
     EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument) << uri;
@@ -146,6 +143,9 @@ TEST(RedactTest, RedactedUriHidesPassword) {
   EXPECT_THAT(redacted, Not(HasSubstr("s3cr3t")));
   EXPECT_EQ(redacted,
             "postgresql://app:***@h:5432/db?sslmode=require&password=***");
+  absl::StatusOr<Dsn> kv = ParseDsn("host=h password=s3cr3t dbname=d");
+  ASSERT_TRUE(kv.ok());
+  EXPECT_EQ(kv->ToRedactedUri(), "host=h password=*** dbname=d");
   EXPECT_THAT(d->ToUri(), HasSubstr("s3cr3t"));  // the driver's form keeps it
 
   absl::StatusOr<Dsn> mysql = ParseDsn("mysql://root:s3cr3t@h/app");
@@ -165,6 +165,28 @@ TEST(RedactTest, RedactDsnOnUris) {
   EXPECT_EQ(RedactDsn("postgresql://[::1]:5432/db"),
             "postgresql://[::1]:5432/db");
   EXPECT_EQ(RedactDsn("--table=repo"), "--table=repo");
+  // Several hosts (libpq's multi-host URI).
+  EXPECT_EQ(RedactDsn("postgresql://app:s3cr3t@10.0.0.1:5432,10.0.0.2:5432/"
+                      "prod?target_session_attrs=read-write"),
+            "postgresql://app:***@10.0.0.1:5432,10.0.0.2:5432/"
+            "prod?target_session_attrs=read-write");
+  EXPECT_EQ(RedactDsn("postgresql://u@h1,h2/db"), "postgresql://u@h1,h2/db");
+}
+
+TEST(RedactTest, UnencodedReservedCharactersInThePasswordStayHidden) {
+  // libpq reads these differently from what the user meant; whatever it
+  // makes of them, no part of the password may show.
+  for (const char* uri :
+       {"postgresql://u:se@cr3t@h/db", "postgresql://u:s3/cr3t@h/db",
+        "postgresql://u:s3?cr3t@h/db", "postgresql://u:s3:cr3t@h/db",
+        "mysql://u:s3/c@r3t@h/db"}) {
+    const std::string out = RedactDsn(uri);
+    for (const char* part : {"se", "cr3t", "s3"}) {
+      EXPECT_THAT(out.substr(out.find("://") + 3), Not(HasSubstr(part)))
+          << uri << " -> " << out;
+    }
+    EXPECT_THAT(out, HasSubstr("u:***@")) << uri;
+  }
 }
 
 TEST(RedactTest, RedactDsnOnConninfoAndQuery) {

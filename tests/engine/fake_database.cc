@@ -58,7 +58,10 @@ absl::StatusOr<ChunkResult> FakeDatabase::RunChunk(
     return absl::UnavailableError("fake: connection is closed");
   if (!b_->locked) {
     return absl::FailedPreconditionError(
-        "fake: job lock not held by this session");
+        "fake: job lease not taken on this connection");
+  }
+  if (b_->lease_holder != b_->claimed) {
+    return absl::FailedPreconditionError("fake: the lease was taken over");
   }
   if (request.rows < 1) {
     return absl::InvalidArgumentError("fake: chunk of fewer than one row");
@@ -132,15 +135,38 @@ absl::StatusOr<ChunkResult> FakeDatabase::Commit(const ChunkRequest& request) {
   return result;
 }
 
-absl::Status FakeDatabase::LockJob(const std::string& job) {
+absl::StatusOr<std::optional<LeaseHolder>> FakeDatabase::TakeLease(
+    const LeaseClaim& claim) {
   ++b_->lock_calls;
   if (!b_->connected)
     return absl::UnavailableError("fake: connection is closed");
-  if (b_->lock_held_elsewhere) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("job \"", job, "\" is running in another session"));
+  if (!b_->lease_holder.empty() && b_->lease_holder != claim.holder &&
+      !b_->lease_expired && b_->lease_holder != claim.dead_holder) {
+    return std::optional<LeaseHolder>(
+        LeaseHolder{b_->lease_holder, absl::Seconds(20)});
   }
+  b_->lease_holder = b_->claimed = claim.holder;
+  b_->lease_expired = false;
   b_->locked = true;
+  return std::optional<LeaseHolder>();
+}
+
+absl::Status FakeDatabase::RenewLease() {
+  ++b_->renew_calls;
+  if (!b_->connected)
+    return absl::UnavailableError("fake: connection is closed");
+  if (b_->lease_holder != b_->claimed) {
+    return absl::FailedPreconditionError("fake: the lease was taken over");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FakeDatabase::ReleaseLease() {
+  ++b_->release_calls;
+  if (!b_->connected)
+    return absl::UnavailableError("fake: connection is closed");
+  if (b_->lease_holder == b_->claimed) b_->lease_holder.clear();
+  b_->locked = false;
   return absl::OkStatus();
 }
 
@@ -171,6 +197,9 @@ absl::Status FakeDatabase::SaveCheckpoint(const Checkpoint& checkpoint) {
   ++b_->save_calls;
   if (!b_->connected)
     return absl::UnavailableError("fake: connection is closed");
+  if (b_->locked && b_->lease_holder != b_->claimed) {
+    return absl::FailedPreconditionError("fake: the lease was taken over");
+  }
   auto it = b_->checkpoints.find(checkpoint.job);
   const bool pause = it != b_->checkpoints.end() && it->second.pause_requested;
   Checkpoint& stored = b_->checkpoints[checkpoint.job];
@@ -200,6 +229,7 @@ absl::Status FakeDatabase::Reconnect() {
     return b_->reconnect_error;
   }
   b_->connected = true;
+  if (b_->on_reconnect) b_->on_reconnect();
   return absl::OkStatus();
 }
 

@@ -50,10 +50,16 @@ struct FakeBackend {
   // The next `fail_reconnect` Reconnect calls fail with `reconnect_error`.
   int fail_reconnect = 0;
   absl::Status reconnect_error = absl::UnavailableError("connection refused");
-  // Errors returned by Prepare / HighWaterMark / LockJob when not OK.
+  // Errors returned by Prepare / HighWaterMark when not OK.
   absl::Status prepare_error = absl::OkStatus();
   absl::Status high_water_error = absl::OkStatus();
-  bool lock_held_elsewhere = false;
+  // The job lease row (one job): its holder ("" = none) and whether it
+  // expired. A test sets another holder to play a second process.
+  std::string lease_holder;
+  bool lease_expired = false;
+  // Called by Reconnect once the new connection is up: lets a test play a
+  // failover (another server with an older checkpoint, or none).
+  std::function<void()> on_reconnect;
   // Called after each committed chunk, with the number of chunks committed
   // so far (all runs). Lets a test cancel or pause mid-run.
   std::function<void(int64_t committed)> after_commit;
@@ -67,12 +73,16 @@ struct FakeBackend {
   int prepare_calls = 0;
   int run_chunk_calls = 0;
   int reconnect_calls = 0;
-  int lock_calls = 0;
+  int lock_calls = 0;   // TakeLease calls
+  int renew_calls = 0;  // RenewLease calls
+  int release_calls = 0;
   int save_calls = 0;
   int64_t committed_chunks = 0;
   std::vector<ChunkRequest> requests;  // every RunChunk request, in order
   bool connected = true;
-  bool locked = false;  // this connection holds the job lock
+  // TakeLease succeeded on this connection (since the last Reconnect).
+  bool locked = false;
+  std::string claimed;  // the holder of the claim taken
 
   // Sets the pause flag of a job's checkpoint row directly (another shell).
   void RequestPause(const std::string& job, bool pause = true);
@@ -81,8 +91,9 @@ struct FakeBackend {
 // A Database over a FakeBackend. RunChunk behaves like the real adapters: the
 // chunk is the next `rows` keys after `after`, capped at the high-water mark;
 // rows whose copy differs are written; the checkpoint row advances in the
-// same "transaction". It insists on the engine's protocol: the job must be
-// locked on this connection and the connection must be up (a chunk after a
+// same "transaction", fenced by the lease. It insists on the engine's
+// protocol: the lease must be taken on this connection (again after a
+// Reconnect) and the connection must be up (a chunk after a
 // lost connection without Reconnect fails with kUnavailable).
 class FakeDatabase : public Database {
  public:
@@ -91,7 +102,10 @@ class FakeDatabase : public Database {
   absl::StatusOr<JobPlan> Prepare(const JobSpec& spec) override;
   absl::StatusOr<std::optional<Key>> HighWaterMark() override;
   absl::StatusOr<ChunkResult> RunChunk(const ChunkRequest& request) override;
-  absl::Status LockJob(const std::string& job) override;
+  absl::StatusOr<std::optional<LeaseHolder>> TakeLease(
+      const LeaseClaim& claim) override;
+  absl::Status RenewLease() override;
+  absl::Status ReleaseLease() override;
   absl::Status EnsureCheckpointTable() override;
   absl::StatusOr<std::optional<Checkpoint>> LoadCheckpoint(
       const std::string& job) override;

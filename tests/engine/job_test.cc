@@ -2,6 +2,7 @@
 // clock: resumability, retries, stops and the observer protocol.
 
 #include "engine/job.h"
+#include "engine/job_lease.h"
 
 #include <memory>
 #include <string>
@@ -54,12 +55,16 @@ class RecordingObserver : public Observer {
     events.push_back("finish");
     finishes.push_back(report.outcome);
   }
+  void OnWarning(const std::string& message) override {
+    warnings.push_back(message);
+  }
 
   std::vector<std::string> events;
   std::vector<bool> start_resumed;
   std::vector<Chunk> chunks;
   std::vector<Retry> retries;
   std::vector<RunOutcome> finishes;
+  std::vector<std::string> warnings;
 };
 
 class JobTest : public ::testing::Test {
@@ -264,14 +269,169 @@ TEST_F(JobTest, PrepareErrorIsReturnedByOpen) {
   EXPECT_TRUE(backend_.checkpoints.empty());
 }
 
-TEST_F(JobTest, JobLockedElsewhereWritesNothing) {
+// A holder string for this very process but another run of it: alive.
+std::string LiveHolderHere() {
+  std::string self = SelfHolder();
+  return self.substr(0, self.rfind(" run=")) + " run=999999";
+}
+
+// This machine's holder string with a pid that no process has: dead.
+std::string DeadHolderHere() {
+  std::string self = SelfHolder();
+  const size_t pid = self.find(" pid=");
+  const size_t end = self.find(' ', pid + 1);
+  return self.substr(0, pid) + " pid=2147483646" + self.substr(end);
+}
+
+TEST_F(JobTest, JobLeasedByALiveRunWritesNothing) {
   backend_.AddRange(1, 5);
-  backend_.lock_held_elsewhere = true;
+  for (const std::string& other :
+       {std::string("host=elsewhere pid=12 start=3 boot=b pidns=1 run=1"),
+        LiveHolderHere()}) {
+    backend_.lease_holder = other;
+    absl::StatusOr<RunReport> report = OpenAndRun(Options(10));
+    ASSERT_FALSE(report.ok());
+    EXPECT_EQ(report.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(report.status().message(), HasSubstr("already running"));
+    EXPECT_THAT(report.status().message(), HasSubstr("expires in 20s"));
+    EXPECT_EQ(backend_.run_chunk_calls, 0);
+    EXPECT_TRUE(backend_.checkpoints.empty());
+    EXPECT_EQ(backend_.lease_holder, other);  // not released by the loser
+  }
+  EXPECT_THAT(DescribeHolder("host=elsewhere pid=12 start=3 boot=b pidns=1"),
+              "elsewhere pid 12");
+}
+
+TEST_F(JobTest, LeaseOfADeadRunOnThisMachineIsTakenOverAtOnce) {
+  backend_.AddRange(1, 25);
+  backend_.lease_holder = DeadHolderHere();  // a kill -9 left it behind
+  absl::StatusOr<RunReport> report = OpenAndRun(Options(10));
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->outcome, RunOutcome::kDone);
+  EXPECT_EQ(backend_.lock_calls, 2);  // found the dead holder, then took it
+  ExpectEveryRowWalkedOnce();
+  EXPECT_EQ(backend_.lease_holder, "");  // released at the end
+}
+
+TEST_F(JobTest, ExpiredLeaseIsTakenOver) {
+  backend_.AddRange(1, 25);
+  backend_.lease_holder = "host=elsewhere pid=12 start=3 boot=b pidns=1 run=1";
+  backend_.lease_expired = true;
+  absl::StatusOr<RunReport> report = OpenAndRun(Options(10));
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(backend_.lock_calls, 1);
+  ExpectEveryRowWalkedOnce();
+}
+
+TEST_F(JobTest, LeaseTakenOverMidRunStopsWithoutWritingOverTheNewHolder) {
+  backend_.AddRange(1, 50);
+  const std::string thief = "host=elsewhere pid=12 start=3 boot=b pidns=1 run=1";
+  Checkpoint thief_checkpoint;
+  backend_.after_commit = [&](int64_t committed) {
+    if (committed == 2) {
+      // This run stalled past its lease; another took the job over.
+      backend_.lease_holder = thief;
+      thief_checkpoint = Stored();
+    }
+  };
   absl::StatusOr<RunReport> report = OpenAndRun(Options(10));
   ASSERT_FALSE(report.ok());
   EXPECT_EQ(report.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(backend_.run_chunk_calls, 0);
-  EXPECT_TRUE(backend_.checkpoints.empty());
+  EXPECT_EQ(backend_.committed_chunks, 2);
+  // The failed state was not recorded over the new holder's checkpoint, and
+  // its lease was not released.
+  EXPECT_EQ(Stored().state, thief_checkpoint.state);
+  EXPECT_EQ(Stored().last_key, IntKey(20));
+  EXPECT_EQ(backend_.lease_holder, thief);
+}
+
+TEST(JobLeaseTest, HolderIsDeadOnlyWhenItsProcessIsProvablyGone) {
+  const std::string self = "host=h pid=1 start=5 boot=B pidns=7 run=1";
+  auto start_of = [](int pid) -> std::optional<std::string> {
+    if (pid == 42) return std::string("100");
+    return std::nullopt;
+  };
+  // Same machine: gone, or its pid reused by a later process.
+  EXPECT_TRUE(HolderIsDeadHere("host=h pid=43 start=100 boot=B pidns=7 run=1",
+                               self, start_of));
+  EXPECT_TRUE(HolderIsDeadHere("host=h pid=42 start=99 boot=B pidns=7 run=1",
+                               self, start_of));
+  EXPECT_FALSE(HolderIsDeadHere("host=h pid=42 start=100 boot=B pidns=7 run=9",
+                                self, start_of));
+  // Another host, boot, pid namespace, or a holder of unknown form: only
+  // its lease's expiry tells.
+  for (const char* other :
+       {"host=g pid=43 start=100 boot=B pidns=7", "host=h pid=43 start=100 "
+                                                  "boot=C pidns=7",
+        "host=h pid=43 start=100 boot=B pidns=8", "host=h pid=43 boot=B pidns=7",
+        "somebody", ""}) {
+    EXPECT_FALSE(HolderIsDeadHere(other, self, start_of)) << other;
+  }
+}
+
+TEST(JobLeaseTest, SelfHolderIsUniquePerRunAndAliveHere) {
+  const std::string a = SelfHolder(), b = SelfHolder();
+  EXPECT_NE(a, b);
+  EXPECT_FALSE(HolderIsDeadHere(a, b, ProcStartTime()));
+  EXPECT_TRUE(HolderIsDeadHere(DeadHolderHere(), a, ProcStartTime()));
+}
+
+TEST_F(JobTest, FailoverToAServerWithAnOlderCheckpointRedoesTheLostChunks) {
+  backend_.AddRange(1, 50);
+  Checkpoint after_one;
+  backend_.after_commit = [&](int64_t committed) {
+    if (committed == 1) after_one = Stored();
+    // The primary dies right after chunk 3; its replica had only chunk 1.
+    if (committed == 3) {
+      backend_.fail_run_chunk = 1;
+      backend_.run_chunk_error = absl::UnavailableError("server closed");
+    }
+  };
+  backend_.on_reconnect = [&] {
+    backend_.on_reconnect = nullptr;
+    backend_.checkpoints["items"] = after_one;
+    for (auto& [key, row] : backend_.rows) {
+      if (key > 10) row.copied.reset();  // lost with their checkpoint
+    }
+  };
+  absl::StatusOr<RunReport> report = OpenAndRun(Options(10));
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->outcome, RunOutcome::kDone);
+  for (const auto& [key, row] : backend_.rows) {
+    EXPECT_EQ(row.copied, row.value) << key;
+    EXPECT_EQ(row.walks, key > 10 && key <= 30 ? 2 : 1) << key;
+  }
+  EXPECT_EQ(Stored().rows_walked, 50);
+  EXPECT_EQ(Stored().chunks, 5);
+  EXPECT_EQ(report->chunks, 5);
+  EXPECT_EQ(report->rows_walked, 50);
+  ASSERT_EQ(observer_.warnings.size(), 1u);
+  EXPECT_THAT(observer_.warnings[0], HasSubstr("2 chunks behind"));
+}
+
+TEST_F(JobTest, FailoverToAServerWithoutTheCheckpointStartsOver) {
+  backend_.AddRange(1, 30);
+  backend_.after_commit = [&](int64_t committed) {
+    if (committed == 2) {
+      backend_.fail_run_chunk = 1;
+      backend_.run_chunk_error = absl::UnavailableError("server closed");
+    }
+  };
+  backend_.on_reconnect = [&] {
+    backend_.on_reconnect = nullptr;
+    backend_.checkpoints.clear();
+    for (auto& [key, row] : backend_.rows) row.copied.reset();
+  };
+  absl::StatusOr<RunReport> report = OpenAndRun(Options(10));
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->outcome, RunOutcome::kDone);
+  for (const auto& [key, row] : backend_.rows) {
+    EXPECT_EQ(row.copied, row.value) << key;
+  }
+  EXPECT_EQ(Stored().rows_walked, 30);
+  EXPECT_EQ(Stored().chunks, 3);
+  ASSERT_EQ(observer_.warnings.size(), 1u);
+  EXPECT_THAT(observer_.warnings[0], HasSubstr("from the start"));
 }
 
 TEST_F(JobTest, CancelMidRunStopsAfterCommittedChunk) {
@@ -407,7 +567,7 @@ TEST_F(JobTest, UnavailableReconnectsAndRetries) {
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ(report->outcome, RunOutcome::kDone);
   EXPECT_EQ(backend_.reconnect_calls, 1);
-  EXPECT_EQ(backend_.lock_calls, 2);  // the session lock is taken again
+  EXPECT_EQ(backend_.lock_calls, 2);  // the lease is taken again
   EXPECT_EQ(report->retries, 1);
   EXPECT_EQ(report->rows_walked, 30);
   ASSERT_EQ(observer_.retries.size(), 1u);

@@ -197,6 +197,38 @@ TEST_F(JobThrottleTest, OperatorPauseIsNoticedWhileThrottled) {
   EXPECT_LE(clock_.sleeps, 4 + 11);
 }
 
+TEST_F(JobThrottleTest, LeaseIsRenewedWhileWritesAreHeld) {
+  backend_.after_commit = [&](int64_t committed) {
+    if (committed == 2) controller_.Update(kLag, Lag(5));
+  };
+  // 40s of waiting (100ms per wait), then the lag recovers.
+  clock_.on_sleep = [&](int sleeps) {
+    if (sleeps == 400) controller_.Update(kLag, Lag(0.1));
+  };
+  absl::StatusOr<RunReport> report = Run(Options());
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->outcome, RunOutcome::kDone);
+  // A 30s lease renewed every 10s of waiting: it never lapses.
+  EXPECT_GE(backend_.renew_calls, 3);
+  EXPECT_LE(backend_.renew_calls, 5);
+}
+
+TEST_F(JobThrottleTest, LeaseTakenOverWhileWritesAreHeldEndsTheRun) {
+  backend_.after_commit = [&](int64_t committed) {
+    if (committed == 2) controller_.Update(kLag, Lag(5));
+  };
+  clock_.on_sleep = [&](int sleeps) {
+    if (sleeps == 50) backend_.lease_holder = "host=other pid=1 start=1";
+    if (sleeps == 400) controller_.Update(kLag, Lag(0.1));
+  };
+  absl::StatusOr<RunReport> report = Run(Options());
+  ASSERT_FALSE(report.ok());
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(backend_.committed_chunks, 2);
+  EXPECT_LT(clock_.sleeps, 400);  // noticed at the next renewal, not later
+  EXPECT_EQ(backend_.lease_holder, "host=other pid=1 start=1");
+}
+
 TEST_F(JobThrottleTest, SliceDeadlineEndsAWait) {
   controller_.Update(kLag, Lag(5));
   RunOptions options = Options();

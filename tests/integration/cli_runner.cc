@@ -53,8 +53,17 @@ CliProcess::CliProcess(const std::vector<std::string>& args,
   dir_ = tmpl;
   std::vector<std::string> argv_s = {BACKFILL_BINARY};
   for (std::string& a : WithTestPacing(args)) argv_s.push_back(std::move(a));
+  // `env` entries replace this process's variables of the same name.
   std::vector<std::string> env_s;
-  for (char** e = environ; *e != nullptr; ++e) env_s.push_back(*e);
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry = *e;
+    const std::string name = entry.substr(0, entry.find('='));
+    bool replaced = false;
+    for (const std::string& mine : env) {
+      replaced |= mine.substr(0, mine.find('=')) == name;
+    }
+    if (!replaced) env_s.push_back(entry);
+  }
   env_s.insert(env_s.end(), env.begin(), env.end());
 
   pid_ = fork();

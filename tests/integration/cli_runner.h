@@ -20,7 +20,8 @@ struct CliResult {
 // cli_runner.cc.
 class CliProcess {
  public:
-  // `env` entries ("NAME=value") are added to this process's environment.
+  // `env` entries ("NAME=value") are added to this process's environment,
+  // replacing a variable of the same name.
   CliProcess(const std::vector<std::string>& args,
              const std::vector<std::string>& env = {});
   ~CliProcess();

@@ -69,11 +69,11 @@ std::string Capture(const std::vector<std::string>& argv) {
 }
 
 std::string ReplicaSql(const TestDb& db, const std::string& sql) {
+  if (db.kind() == "postgres") {
+    return Capture({"psql", db.replica_dsn(), "-X", "-A", "-t", "-c", sql});
+  }
   absl::StatusOr<Dsn> dsn = ParseDsn(db.replica_dsn());
   if (!dsn.ok()) throw std::runtime_error(std::string(dsn.status().message()));
-  if (db.kind() == "postgres") {
-    return Capture({"psql", dsn->ToUri(), "-X", "-A", "-t", "-c", sql});
-  }
   return Capture({"mysql", "-h", dsn->host, "-P", absl::StrCat(dsn->port), "-u",
                   dsn->user, absl::StrCat("-p", dsn->password.value_or("")),
                   "-D", dsn->database, "-N", "-B", "-e", sql});
@@ -129,6 +129,15 @@ void DevServer::Start() {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+}
+
+void DevServer::Promote() {
+  Capture({"runuser", "-u", "postgres", "--", kPgCtl, "-D", Dir(), "-w", "-t",
+           "60", "promote"});
+}
+
+void RecloneDevPgReplica() {
+  Capture({"bash", BACKFILL_DEV_DB_SCRIPT, "reclone-pg-replica"});
 }
 
 void DevServer::Restart() {

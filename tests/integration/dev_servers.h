@@ -42,6 +42,8 @@ class DevServer {
   }
   // Stops the server, waits until it is gone, and starts it again.
   void Restart();
+  // PostgreSQL replica: pg_ctl promote, waiting until it takes writes.
+  void Promote();
 
  private:
   std::string Dir() const;
@@ -49,6 +51,11 @@ class DevServer {
   bool postgres_;
   std::string which_;
 };
+
+// Stops the PostgreSQL replica (promoted or not), starts the primary if it
+// is down, and clones the replica again from it: the usual pair, as
+// scripts/dev-db leaves it (`scripts/dev-db reclone-pg-replica`).
+void RecloneDevPgReplica();
 
 }  // namespace backfill::testing
 

@@ -159,7 +159,7 @@ TEST_P(DualWriteTest, CopyBackfillLosesNoConcurrentDualWrite) {
       "WHERE orders_v2.id IS NULL OR orders_v2.amount <> orders.amount");
 }
 
-BACKFILL_INSTANTIATE(DualWriteTest);
+BACKFILL_INSTANTIATE_WITH_POOLER(DualWriteTest);
 
 }  // namespace
 }  // namespace backfill::testing

@@ -25,6 +25,7 @@
 #include "engine/dsn.h"
 #include "tests/integration/dev_servers.h"
 #include "tests/integration/fixture.h"
+#include "tests/integration/pg_test_dsn.h"
 #include "tests/integration/freezing_proxy.h"
 
 namespace backfill::testing {
@@ -130,6 +131,10 @@ class FaultsTest : public IntegrationTest {
   void Reconnect() { db_ = db_->Connect(); }
 
   std::string ReplicaName() {
+    if (postgres_) {
+      return absl::StrCat("replication_lag replica=",
+                          PgHostPort(db_->replica_dsn()));
+    }
     absl::StatusOr<Dsn> dsn = ParseDsn(db_->replica_dsn());
     return absl::StrCat("replication_lag replica=", dsn->host, ":", dsn->port);
   }
@@ -229,12 +234,26 @@ TEST_P(FaultsTest, SilentReplicaConnectionIsDroppedAndRedialled) {
   constexpr int64_t kRows = 60000;
   CreateUsers(kRows);
   WaitForReplica(kRows);
-  absl::StatusOr<Dsn> replica = ParseDsn(db_->replica_dsn());
-  ASSERT_TRUE(replica.ok()) << replica.status();
-  FreezingProxy proxy(replica->port);
-  replica->host = "127.0.0.1";
-  replica->port = proxy.port();
-  CliProcess run(UsersRun({"--replica", replica->ToUri(), "--max-lag", "1s",
+  std::string replica_uri;
+  int replica_port = 0;
+  if (postgres_) {
+    replica_port = std::stoi(PgParams(db_->replica_dsn())["port"]);
+  } else {
+    absl::StatusOr<Dsn> replica = ParseDsn(db_->replica_dsn());
+    ASSERT_TRUE(replica.ok()) << replica.status();
+    replica_port = replica->port;
+  }
+  FreezingProxy proxy(replica_port);
+  if (postgres_) {
+    replica_uri = PgUri(db_->replica_dsn(),
+                        {{"host", "127.0.0.1"}, {"port", absl::StrCat(proxy.port())}});
+  } else {
+    absl::StatusOr<Dsn> replica = ParseDsn(db_->replica_dsn());
+    replica->host = "127.0.0.1";
+    replica->port = proxy.port();
+    replica_uri = replica->ToUri();
+  }
+  CliProcess run(UsersRun({"--replica", replica_uri, "--max-lag", "1s",
                            "--max-rows-per-second", "10000"}));
   ASSERT_TRUE(WaitForChunks(5)) << run.StderrSoFar();
   proxy.Freeze();

@@ -7,6 +7,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "tests/integration/pool_check.h"
 
 namespace backfill::testing {
 
@@ -30,6 +31,14 @@ void IntegrationTest::SetUp() {
   if (clean.size() > 60) clean = clean.substr(clean.size() - 60);
   if (!std::isalpha(static_cast<unsigned char>(clean[0]))) clean[0] = 'b';
   db_ = TestDb::Create(GetParam(), clean);
+}
+
+void IntegrationTest::TearDown() {
+  if (db_ == nullptr || !db_->pooled() || !check_pool_ || IsSkipped()) return;
+  const int checked = ExpectPoolIsClean(db_->dsn(), db_->direct_dsn());
+  EXPECT_GT(checked, 0) << "PgBouncer keeps no server connection for this "
+                           "database: did the engine connect through it?";
+  RecordProperty("pool_connections_checked", checked);
 }
 
 CliResult IntegrationTest::Run(const std::vector<std::string>& args,

@@ -16,6 +16,10 @@ namespace backfill::testing {
 class IntegrationTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override;
+  // Through a pooler (the "pgbouncer" kind): checks that no server
+  // connection of the pool carries anything the engine set
+  // (ExpectPoolIsClean).
+  void TearDown() override;
 
   // `backfill run --dsn <scratch> --log-format text <args>`.
   CliResult Run(const std::vector<std::string>& args,
@@ -49,11 +53,21 @@ class IntegrationTest : public ::testing::TestWithParam<std::string> {
   void CreateRepoStar(int64_t n);
 
   std::unique_ptr<TestDb> db_;
+  // TearDown's pool check; a test that connects as other users checks
+  // their pools itself.
+  bool check_pool_ = true;
 };
 
 std::string ParamName(const ::testing::TestParamInfo<std::string>& info);
 
 }  // namespace backfill::testing
+
+// Also through the dev PgBouncer in transaction mode ("pgbouncer"), with the
+// pool checked after each test.
+#define BACKFILL_INSTANTIATE_WITH_POOLER(Suite)                                   \
+  INSTANTIATE_TEST_SUITE_P(Db, Suite,                                             \
+                           ::testing::ValuesIn(::backfill::testing::TestDb::KindsWithPooler()), \
+                           ::backfill::testing::ParamName)
 
 #define BACKFILL_INSTANTIATE(Suite)                                          \
   INSTANTIATE_TEST_SUITE_P(Db, Suite,                                        \

@@ -54,7 +54,7 @@ TEST_P(KillResumeTest, KillNineAtRandomPointsThenResume) {
   RecordProperty("rows_updated", static_cast<int>(rewritten));
 }
 
-BACKFILL_INSTANTIATE(KillResumeTest);
+BACKFILL_INSTANTIATE_WITH_POOLER(KillResumeTest);
 
 }  // namespace
 }  // namespace backfill::testing

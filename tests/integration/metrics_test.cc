@@ -234,11 +234,12 @@ TEST_P(MetricsTest, PortInUseExitsTwoAndWritesNothing) {
 // Ends the backfill's chunk connection from the server side.
 void KillCopierConnection(TestDb* db) {
   if (db->kind() == "postgres") {
+    // The copier's session (the pacer's are "backfill-pacer"); it is idle
+    // between rate-capped chunks most of the time.
     db->Exec(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname "
-        "= "
-        "current_database() AND pid <> pg_backend_pid() AND query LIKE "
-        "'%login_name%'");
+        "= current_database() AND pid <> pg_backend_pid() AND "
+        "application_name = 'backfill'");
   } else {
     std::optional<std::string> id = db->Query(
         "SELECT max(id) FROM information_schema.processlist WHERE db = "

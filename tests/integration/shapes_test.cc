@@ -137,7 +137,7 @@ TEST_P(ShapesTest, AdaptiveChunksGrowTowardTheTarget) {
   EXPECT_LT(db_->QueryInt("SELECT chunks FROM backfill_checkpoints WHERE job = 'wide'"), 100);
 }
 
-BACKFILL_INSTANTIATE(ShapesTest);
+BACKFILL_INSTANTIATE_WITH_POOLER(ShapesTest);
 
 }  // namespace
 }  // namespace backfill::testing

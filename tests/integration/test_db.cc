@@ -10,7 +10,8 @@ namespace backfill::testing {
 
 std::unique_ptr<TestDb> CreatePostgresTestDb(const std::string& dsn,
                                              const std::string& replica_dsn,
-                                             const std::string& name);
+                                             const std::string& name,
+                                             const std::string& pooler_dsn);
 #ifdef BACKFILL_TEST_WITH_MYSQL
 std::unique_ptr<TestDb> CreateMysqlTestDb(const std::string& dsn,
                                           const std::string& replica_dsn,
@@ -33,10 +34,18 @@ std::vector<std::string> TestDb::Kinds() {
 }
 
 std::unique_ptr<TestDb> TestDb::Create(const std::string& kind, const std::string& name) {
-  if (kind == "postgres") {
+  if (kind == "postgres" || kind == "pgbouncer") {
     std::string dsn = Env("BACKFILL_PG_DSN");
     if (dsn.empty()) throw std::runtime_error("BACKFILL_PG_DSN is not set: run eval \"$(scripts/dev-db)\"");
-    return CreatePostgresTestDb(dsn, Env("BACKFILL_PG_REPLICA_DSN"), name);
+    std::string pooler;
+    if (kind == "pgbouncer") {
+      pooler = Env("BACKFILL_PGBOUNCER_DSN");
+      if (pooler.empty()) {
+        throw std::runtime_error(
+            "BACKFILL_PGBOUNCER_DSN is not set: run eval \"$(scripts/dev-db)\"");
+      }
+    }
+    return CreatePostgresTestDb(dsn, Env("BACKFILL_PG_REPLICA_DSN"), name, pooler);
   }
 #ifdef BACKFILL_TEST_WITH_MYSQL
   if (kind == "mariadb") {
@@ -46,6 +55,14 @@ std::unique_ptr<TestDb> TestDb::Create(const std::string& kind, const std::strin
   }
 #endif
   throw std::runtime_error("unknown test database kind: " + kind);
+}
+
+std::vector<std::string> TestDb::KindsWithPooler() {
+  std::vector<std::string> kinds = Kinds();
+  for (const std::string& k : Kinds()) {
+    if (k == "postgres") kinds.push_back("pgbouncer");
+  }
+  return kinds;
 }
 
 int64_t TestDb::QueryInt(const std::string& sql) {

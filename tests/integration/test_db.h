@@ -23,14 +23,24 @@ class TestDb {
   // variable is missing makes Create throw, so a misconfigured CI fails
   // instead of skipping.
   static std::vector<std::string> Kinds();
+  // Kinds() and, with "postgres", "pgbouncer": PostgreSQL through the dev
+  // PgBouncer in transaction mode (BACKFILL_PGBOUNCER_DSN; missing makes
+  // Create throw). kind() says "postgres" for it too; pooled() tells.
+  static std::vector<std::string> KindsWithPooler();
 
   // Connects to `kind`'s server and creates an empty scratch database
   // `name` (dropped first if it exists), then connects to it.
   static std::unique_ptr<TestDb> Create(const std::string& kind, const std::string& name);
 
   virtual std::string kind() const = 0;
-  // DSN of the scratch database, password included.
+  // Whether dsn() goes through a pooler (the "pgbouncer" kind).
+  virtual bool pooled() const { return false; }
+  // DSN of the scratch database, password included: what the engine is
+  // given (through the pooler when pooled()).
   virtual std::string dsn() const = 0;
+  // The same database reached directly, never through a pooler; this
+  // class's own connections use it.
+  virtual std::string direct_dsn() const { return dsn(); }
   // The same DSN with another password (for wrong-password tests).
   virtual std::string dsn_with_password(const std::string& password) const = 0;
   // DSN of the scratch database on the streaming replica.
@@ -63,7 +73,8 @@ class TestDb {
   virtual std::string CreateUser(const std::string& user, const std::string& password) = 0;
 
   // Creates (or resets) a login `user`, no superuser, that may read and
-  // update `table` and keep backfill's own tables (backfill_checkpoints)
+  // update `table` and keep backfill's own tables (backfill_checkpoints,
+  // backfill_leases)
   // in the scratch database (and, on PostgreSQL, read pg_stat_replication
   // through pg_monitor, as lag watching needs), and nothing more; returns
   // its DSN.

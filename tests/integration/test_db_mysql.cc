@@ -172,8 +172,10 @@ class MysqlTestDb final : public TestDb {
     std::string dsn = Login(user, password);
     Exec(absl::StrCat("GRANT SELECT, UPDATE ON ", QuoteIdent(name_), ".",
                       QuoteIdent(table), " TO ", Account(user)));
-    Exec(absl::StrCat("GRANT ALL PRIVILEGES ON ", QuoteIdent(name_),
-                      ".`backfill_checkpoints` TO ", Account(user)));
+    for (const char* own : {"`backfill_checkpoints`", "`backfill_leases`"}) {
+      Exec(absl::StrCat("GRANT ALL PRIVILEGES ON ", QuoteIdent(name_), ".", own,
+                        " TO ", Account(user)));
+    }
     return dsn;
   }
 

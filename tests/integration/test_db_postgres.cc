@@ -1,13 +1,14 @@
 // TestDb for PostgreSQL, through libpqxx.
 
-#include <pqxx/pqxx>
-
 #include <chrono>
+#include <map>
+#include <pqxx/pqxx>
 #include <stdexcept>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "engine/dsn.h"
+#include "tests/integration/pg_test_dsn.h"
+#include "tests/integration/pool_check.h"
 #include "tests/integration/test_db.h"
 
 namespace backfill::testing {
@@ -15,35 +16,47 @@ namespace {
 
 std::string WithDatabase(const std::string& dsn_text, const std::string& db,
                          std::optional<std::string> password = std::nullopt) {
-  absl::StatusOr<Dsn> dsn = ParseDsn(dsn_text);
-  if (!dsn.ok()) throw std::runtime_error(std::string(dsn.status().message()));
-  dsn->database = db;
-  if (password.has_value()) dsn->password = password;
-  return dsn->ToUri();
+  std::map<std::string, std::string> overrides = {{"dbname", db}};
+  if (password.has_value()) overrides["password"] = *password;
+  return PgUri(dsn_text, overrides);
 }
 
+// `pooler_dsn` non-empty: dsn() goes through PgBouncer (the engine's
+// connections), while this class's own connections stay direct, so that
+// only what the engine does reaches the pool.
 class PostgresTestDb final : public TestDb {
  public:
-  PostgresTestDb(std::string admin_dsn, std::string replica_dsn, std::string name)
+  PostgresTestDb(std::string admin_dsn, std::string replica_dsn,
+                 std::string name, std::string pooler_dsn = "")
       : admin_dsn_(std::move(admin_dsn)),
         replica_dsn_(std::move(replica_dsn)),
         name_(std::move(name)),
-        conn_(std::make_unique<pqxx::connection>(dsn())) {
+        pooler_dsn_(std::move(pooler_dsn)),
+        conn_(std::make_unique<pqxx::connection>(direct_dsn())) {
     pqxx::nontransaction(*conn_).exec("SET client_min_messages = warning");
   }
 
   std::string kind() const override { return "postgres"; }
-  std::string dsn() const override { return WithDatabase(admin_dsn_, name_); }
-  std::string dsn_with_password(const std::string& pw) const override {
-    return WithDatabase(admin_dsn_, name_, pw);
+  bool pooled() const override { return !pooler_dsn_.empty(); }
+  std::string dsn() const override { return WithDatabase(EngineBase(), name_); }
+  std::string direct_dsn() const override {
+    return WithDatabase(admin_dsn_, name_);
   }
-  std::string replica_dsn() const override { return WithDatabase(replica_dsn_, name_); }
+  std::string dsn_with_password(const std::string& pw) const override {
+    return WithDatabase(EngineBase(), name_, pw);
+  }
+  std::string replica_dsn() const override {
+    return WithDatabase(replica_dsn_, name_);
+  }
 
   std::unique_ptr<TestDb> Connect() const override {
-    return std::make_unique<PostgresTestDb>(admin_dsn_, replica_dsn_, name_);
+    return std::make_unique<PostgresTestDb>(admin_dsn_, replica_dsn_, name_,
+                                            pooler_dsn_);
   }
 
-  void Exec(const std::string& sql) override { pqxx::nontransaction(*conn_).exec(sql); }
+  void Exec(const std::string& sql) override {
+    pqxx::nontransaction(*conn_).exec(sql);
+  }
 
   std::optional<std::string> Query(const std::string& sql) override {
     pqxx::result r = pqxx::nontransaction(*conn_).exec(sql);
@@ -69,11 +82,13 @@ class PostgresTestDb final : public TestDb {
     return SettledStat("n_tup_upd", table);
   }
 
-  std::string CreateUser(const std::string& user, const std::string& password) override {
+  std::string CreateUser(const std::string& user,
+                         const std::string& password) override {
     return LoginRole(user, password, "SUPERUSER");
   }
 
-  std::string CreateUpdater(const std::string& user, const std::string& password,
+  std::string CreateUpdater(const std::string& user,
+                            const std::string& password,
                             const std::string& table) override {
     std::string dsn = LoginRole(user, password, "NOSUPERUSER");
     Exec(absl::StrCat("GRANT USAGE, CREATE ON SCHEMA public TO ", user));
@@ -83,7 +98,8 @@ class PostgresTestDb final : public TestDb {
     return dsn;
   }
 
-  void RevokeUpdate(const std::string& user, const std::string& table) override {
+  void RevokeUpdate(const std::string& user,
+                    const std::string& table) override {
     Exec(absl::StrCat("REVOKE UPDATE ON ", table, " FROM ", user));
   }
 
@@ -94,7 +110,8 @@ class PostgresTestDb final : public TestDb {
   }
 
   bool TableExists(const std::string& table) override {
-    return Query(absl::StrCat("SELECT to_regclass('", table, "')::text")).has_value();
+    return Query(absl::StrCat("SELECT to_regclass('", table, "')::text"))
+        .has_value();
   }
 
   std::string QuoteIdent(const std::string& name) const override {
@@ -106,10 +123,10 @@ class PostgresTestDb final : public TestDb {
     return out + "\"";
   }
 
-  std::string InsertSeries(const std::string& table, const std::string& columns, int64_t n,
-                           const std::string& exprs) const override {
-    return absl::StrCat("INSERT INTO ", table, " (", columns, ") SELECT ", exprs,
-                        " FROM generate_series(1, ", n, ") AS s(g)");
+  std::string InsertSeries(const std::string& table, const std::string& columns,
+                           int64_t n, const std::string& exprs) const override {
+    return absl::StrCat("INSERT INTO ", table, " (", columns, ") SELECT ",
+                        exprs, " FROM generate_series(1, ", n, ") AS s(g)");
   }
 
   std::string UuidFromG() const override { return "md5(g::text)::uuid"; }
@@ -123,27 +140,32 @@ class PostgresTestDb final : public TestDb {
   std::string LoginRole(const std::string& user, const std::string& password,
                         const std::string& attributes) {
     const bool exists =
-        Query(absl::StrCat("SELECT 1 FROM pg_roles WHERE rolname = '", user, "'")).has_value();
-    Exec(absl::StrCat(exists ? "ALTER ROLE " : "CREATE ROLE ", user, " LOGIN ", attributes,
-                      " PASSWORD '", password, "'"));
-    absl::StatusOr<Dsn> dsn = ParseDsn(this->dsn());
-    dsn->user = user;
-    dsn->password = password;
-    return dsn->ToUri();
+        Query(
+            absl::StrCat("SELECT 1 FROM pg_roles WHERE rolname = '", user, "'"))
+            .has_value();
+    Exec(absl::StrCat(exists ? "ALTER ROLE " : "CREATE ROLE ", user, " LOGIN ",
+                      attributes, " PASSWORD '", password, "'"));
+    return PgUri(dsn(), {{"user", user}, {"password", password}});
+  }
+
+  const std::string& EngineBase() const {
+    return pooled() ? pooler_dsn_ : admin_dsn_;
   }
 
   // A pg_stat_user_tables counter of `table` once every backend has
   // reported it: this connection's own pending counts are flushed at its next
-  // transaction end once forced; other backends report when idle or at exit,
+  // transaction end once forced, and so are a pool's server connections'
+  // (which outlive the engine); other backends report when idle or at exit,
   // so poll until two reads a moment apart agree.
   int64_t SettledStat(const std::string& column, const std::string& table) {
+    if (pooled()) FlushPoolStats(dsn());
     Exec("SELECT pg_stat_force_next_flush()");
     int64_t last = -1;
     for (int i = 0; i < 50; ++i) {
       Exec("SELECT pg_stat_clear_snapshot()");
-      int64_t now = QueryInt(absl::StrCat("SELECT coalesce(sum(", column,
-                                          "), 0) FROM pg_stat_user_tables WHERE relname = '",
-                                          table, "'"));
+      int64_t now = QueryInt(absl::StrCat(
+          "SELECT coalesce(sum(", column,
+          "), 0) FROM pg_stat_user_tables WHERE relname = '", table, "'"));
       if (now == last) return now;
       last = now;
       std::this_thread::sleep_for(std::chrono::milliseconds(600));
@@ -154,6 +176,7 @@ class PostgresTestDb final : public TestDb {
   const std::string admin_dsn_;
   const std::string replica_dsn_;
   const std::string name_;
+  const std::string pooler_dsn_;
   std::unique_ptr<pqxx::connection> conn_;
 };
 
@@ -161,7 +184,8 @@ class PostgresTestDb final : public TestDb {
 
 std::unique_ptr<TestDb> CreatePostgresTestDb(const std::string& dsn,
                                              const std::string& replica_dsn,
-                                             const std::string& name) {
+                                             const std::string& name,
+                                             const std::string& pooler_dsn) {
   {
     pqxx::connection admin(dsn);
     pqxx::nontransaction tx(admin);
@@ -169,7 +193,7 @@ std::unique_ptr<TestDb> CreatePostgresTestDb(const std::string& dsn,
     tx.exec(absl::StrCat("DROP DATABASE IF EXISTS ", name, " WITH (FORCE)"));
     tx.exec(absl::StrCat("CREATE DATABASE ", name));
   }
-  return std::make_unique<PostgresTestDb>(dsn, replica_dsn, name);
+  return std::make_unique<PostgresTestDb>(dsn, replica_dsn, name, pooler_dsn);
 }
 
 }  // namespace backfill::testing

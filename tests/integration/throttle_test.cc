@@ -25,6 +25,7 @@
 #include "engine/dsn.h"
 #include "tests/integration/dev_servers.h"
 #include "tests/integration/fixture.h"
+#include "tests/integration/pg_test_dsn.h"
 
 namespace backfill::testing {
 namespace {
@@ -146,6 +147,10 @@ class ThrottleTest : public IntegrationTest {
   }
 
   std::string ReplicaName() {
+    if (postgres_) {
+      return absl::StrCat("replication_lag replica=",
+                          PgHostPort(db_->replica_dsn()));
+    }
     absl::StatusOr<Dsn> dsn = ParseDsn(db_->replica_dsn());
     return absl::StrCat("replication_lag replica=", dsn->host, ":", dsn->port);
   }
@@ -389,7 +394,7 @@ TEST_P(ThrottleTest, LockTimeoutRetriesTheChunkSmaller) {
   std::thread application([&] {
     try {
       if (postgres_) {
-        Capture({"psql", dsn->ToUri(), "-X", "-q", "-c", hold});
+        Capture({"psql", db_->dsn(), "-X", "-q", "-c", hold});
       } else {
         Capture({"mysql", "-h", dsn->host, "-P", absl::StrCat(dsn->port), "-u",
                  dsn->user, absl::StrCat("-p", dsn->password.value_or("")),

@@ -89,7 +89,7 @@ TEST_P(VerifyTest, BadInputExitsTwo) {
   EXPECT_TRUE(absl::StrContains(r.err, "does not exist")) << r.err;
 }
 
-BACKFILL_INSTANTIATE(VerifyTest);
+BACKFILL_INSTANTIATE_WITH_POOLER(VerifyTest);
 
 }  // namespace
 }  // namespace backfill::testing
