@@ -175,10 +175,7 @@ my_window_settle() {
   my_settle 20
   # The binlogs of the replica's applied past: in RAM a few one-shot rounds'
   # row images (4 GB a round) would fill the tmpfs, and memory.
-  local port
-  for port in "$MY_PORT" "$MY_REPLICA_PORT"; do
-    "${MARIADB[@]}" -P "$port" -e "FLUSH BINARY LOGS; PURGE BINARY LOGS BEFORE NOW()" 2>/dev/null || true
-  done
+  my_purge_binlogs
   my_purged
   sync
   disk_quiet
