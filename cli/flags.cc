@@ -16,12 +16,15 @@ absl::StatusOr<JobSpec> BuildJobSpec(const RunFlags& f) {
   if (!f.into.empty()) {
     spec.shape = Shape::kCopy;
     if (!f.table.empty()) {
-      return absl::InvalidArgumentError("--table and --into exclude each other: "
-                                        "copy takes --from OLD --into NEW");
+      return absl::InvalidArgumentError(
+          "--table and --into exclude each other: "
+          "copy takes --from OLD --into NEW");
     }
-    if (f.from.empty()) return absl::InvalidArgumentError("--into needs --from OLD");
+    if (f.from.empty())
+      return absl::InvalidArgumentError("--into needs --from OLD");
     if (!f.sets.empty()) {
-      return absl::InvalidArgumentError("the copy shape takes --columns, not --set");
+      return absl::InvalidArgumentError(
+          "the copy shape takes --columns, not --set");
     }
     absl::StatusOr<TableName> into = table(f.into, "--into");
     if (!into.ok()) return into.status();
@@ -30,18 +33,22 @@ absl::StatusOr<JobSpec> BuildJobSpec(const RunFlags& f) {
     if (!from.ok()) return from.status();
     spec.source = *from;
     if (f.columns.empty()) {
-      return absl::InvalidArgumentError("the copy shape needs --columns \"a, b, c = expr\"");
+      return absl::InvalidArgumentError(
+          "the copy shape needs --columns \"a, b, c = expr\"");
     }
-    absl::StatusOr<std::vector<Assignment>> columns = ParseColumnList(f.columns);
+    absl::StatusOr<std::vector<Assignment>> columns =
+        ParseColumnList(f.columns);
     if (!columns.ok()) return columns.status();
     spec.assignments = *std::move(columns);
   } else {
     if (f.table.empty()) {
       return absl::InvalidArgumentError(
-          "no table: give --table T (column, join) or --from OLD --into NEW (copy)");
+          "no table: give --table T (column, join) or --from OLD --into NEW "
+          "(copy)");
     }
     if (!f.columns.empty()) {
-      return absl::InvalidArgumentError("--columns belongs to the copy shape (--into)");
+      return absl::InvalidArgumentError(
+          "--columns belongs to the copy shape (--into)");
     }
     absl::StatusOr<TableName> t = table(f.table, "--table");
     if (!t.ok()) return t.status();
@@ -73,11 +80,12 @@ absl::StatusOr<ChunkSizerOptions> BuildChunking(const RunFlags& f) {
   ChunkSizerOptions c;
   if (!absl::ParseDuration(f.target_chunk_time, &c.target_chunk_time) ||
       c.target_chunk_time < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--target-chunk-time \"", f.target_chunk_time,
-        "\": expected a duration such as 500ms, 2s or 0"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--target-chunk-time \"", f.target_chunk_time,
+                     "\": expected a duration such as 500ms, 2s or 0"));
   }
-  if (f.chunk_rows < 1 || f.min_chunk_rows < 1 || f.max_chunk_rows < f.min_chunk_rows) {
+  if (f.chunk_rows < 1 || f.min_chunk_rows < 1 ||
+      f.max_chunk_rows < f.min_chunk_rows) {
     return absl::InvalidArgumentError(
         "chunk sizes must satisfy 1 <= --min-chunk-rows <= --max-chunk-rows, "
         "and --chunk-rows >= 1");
@@ -101,8 +109,8 @@ absl::StatusOr<ConnectOptions> BuildConnectOptions(const CommonFlags& f) {
     std::ifstream in(f.password_file);
     std::string line;
     if (!in || !std::getline(in, line)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--password-file ", f.password_file, ": cannot read it"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--password-file ", f.password_file, ": cannot read it"));
     }
     if (!line.empty() && line.back() == '\r') line.pop_back();
     options.password = line;

@@ -2,9 +2,9 @@
 #define BACKFILL_ADAPTERS_POSTGRES_PG_ERRORS_H_
 
 #include <exception>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace backfill::pg {
 
@@ -14,11 +14,10 @@ namespace backfill::pg {
 //   in_doubt_error, statement_completion_unknown,
 //   25006 (read-only: the primary moved)                      -> kUnavailable
 //   40001, 40P01, 55P03 (lock_timeout), 57014 (canceled)     -> kAborted
-//   28xxx, failed password at connect                        -> kUnauthenticated
-//   42501                                                     -> kPermissionDenied
-//   42P01, 42703, 42883, 3D000, 3F000                         -> kNotFound
-//   other class 42 and class 22                               -> kInvalidArgument
-//   anything else                                             -> kInternal
+//   28xxx, failed password at connect                        ->
+//   kUnauthenticated 42501 -> kPermissionDenied 42P01, 42703, 42883, 3D000,
+//   3F000                         -> kNotFound other class 42 and class 22 ->
+//   kInvalidArgument anything else -> kInternal
 // The message is `context: <server message>` on one line, with `secret`
 // (the connection password) scrubbed out.
 absl::Status MapPgError(const std::exception& e, absl::string_view context,
