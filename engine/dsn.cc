@@ -38,21 +38,6 @@ std::optional<std::string> PercentDecode(absl::string_view s) {
   return out;
 }
 
-std::string PercentEncode(absl::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' ||
-        c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      absl::StrAppend(&out, "%",
-                      absl::string_view("0123456789ABCDEF" + (c >> 4), 1),
-                      absl::string_view("0123456789ABCDEF" + (c & 15), 1));
-    }
-  }
-  return out;
-}
-
 absl::Status Bad(absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat("bad --dsn: ", why));
 }
@@ -82,6 +67,21 @@ std::string Encode(const Dsn& dsn, bool redact) {
 }
 
 }  // namespace
+
+std::string PercentEncode(absl::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' ||
+        c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      absl::StrAppend(&out, "%",
+                      absl::string_view("0123456789ABCDEF" + (c >> 4), 1),
+                      absl::string_view("0123456789ABCDEF" + (c & 15), 1));
+    }
+  }
+  return out;
+}
 
 std::string Dsn::ToUri() const {
   return kind == DatabaseKind::kMysql ? Encode(*this, false) : text;

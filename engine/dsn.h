@@ -51,6 +51,10 @@ struct Dsn {
 // parse here; libpq finds their mistakes when the adapter opens them.
 absl::StatusOr<Dsn> ParseDsn(absl::string_view text);
 
+// `s` percent-encoded for a URI component: every byte but the unreserved
+// characters (RFC 3986: letters, digits, - _ . ~) as %XX.
+std::string PercentEncode(absl::string_view s);
+
 // Replaces every password-looking part of a DSN or conninfo string
 // ("user:secret@", "password=secret") with "***". For text that may not
 // parse; safe to call on anything. Errs on the side of hiding: in a URI

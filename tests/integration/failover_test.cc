@@ -54,21 +54,7 @@ class FailoverTest : public IntegrationTest {
 
   std::vector<std::string> UsersRun(const std::string& dsn,
                                     std::vector<std::string> extra) {
-    std::vector<std::string> args = {"run",
-                                     "--dsn",
-                                     dsn,
-                                     "--table",
-                                     "users",
-                                     "--set",
-                                     "login_name = username",
-                                     "--chunk-rows",
-                                     "500",
-                                     "--target-chunk-time",
-                                     "0",
-                                     "--log-format",
-                                     "json"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    return args;
+    return UsersRunArgs(dsn, extra);
   }
 
   // Whether the replica's copy of the scratch database (which it may not

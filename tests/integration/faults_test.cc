@@ -25,8 +25,8 @@
 #include "engine/dsn.h"
 #include "tests/integration/dev_servers.h"
 #include "tests/integration/fixture.h"
-#include "tests/integration/pg_test_dsn.h"
 #include "tests/integration/freezing_proxy.h"
+#include "tests/integration/pg_test_dsn.h"
 
 namespace backfill::testing {
 namespace {
@@ -105,21 +105,7 @@ class FaultsTest : public IntegrationTest {
   }
 
   std::vector<std::string> UsersRun(std::vector<std::string> extra) {
-    std::vector<std::string> args = {"run",
-                                     "--dsn",
-                                     db_->dsn(),
-                                     "--table",
-                                     "users",
-                                     "--set",
-                                     "login_name = username",
-                                     "--chunk-rows",
-                                     "500",
-                                     "--target-chunk-time",
-                                     "0",
-                                     "--log-format",
-                                     "json"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    return args;
+    return UsersRunArgs(db_->dsn(), extra);
   }
 
   int64_t Chunks() { return IntegrationTest::Chunks("users"); }
@@ -245,8 +231,9 @@ TEST_P(FaultsTest, SilentReplicaConnectionIsDroppedAndRedialled) {
   }
   FreezingProxy proxy(replica_port);
   if (postgres_) {
-    replica_uri = PgUri(db_->replica_dsn(),
-                        {{"host", "127.0.0.1"}, {"port", absl::StrCat(proxy.port())}});
+    replica_uri =
+        PgUri(db_->replica_dsn(),
+              {{"host", "127.0.0.1"}, {"port", absl::StrCat(proxy.port())}});
   } else {
     absl::StatusOr<Dsn> replica = ParseDsn(db_->replica_dsn());
     replica->host = "127.0.0.1";

@@ -25,7 +25,8 @@ class IntegrationTest : public ::testing::TestWithParam<std::string> {
   CliResult Run(const std::vector<std::string>& args,
                 const std::vector<std::string>& env = {});
   // `backfill <command> --dsn <scratch> <args>` for status/pause/resume.
-  CliResult Command(const std::string& command, const std::vector<std::string>& args);
+  CliResult Command(const std::string& command,
+                    const std::vector<std::string>& args);
 
   // Rows of `table` where `column` differs from `expr` (NULL-safe), using
   // only portable SQL.
@@ -38,15 +39,23 @@ class IntegrationTest : public ::testing::TestWithParam<std::string> {
   // two reads; it moves data and checkpoint together, so the checkpoint is
   // read before and after the data and the check repeats until it held
   // still. Returns the checkpoint's last id (0 before the first chunk).
-  int64_t ExpectDataMatchesCheckpoint(const std::string& job, const std::string& table,
-                                      const std::string& column, const std::string& expr);
+  int64_t ExpectDataMatchesCheckpoint(const std::string& job,
+                                      const std::string& table,
+                                      const std::string& column,
+                                      const std::string& expr);
+
+  // `backfill run` of the users table's column shape (login_name =
+  // username) on `dsn`, in fixed 500-row chunks with JSON logs, then `extra`.
+  static std::vector<std::string> UsersRunArgs(
+      const std::string& dsn, const std::vector<std::string>& extra);
 
   // Chunks committed so far by `job` (its checkpoint row); 0 before the
   // checkpoint table or row exists, and while the server cannot be read (a
   // test may be restarting it).
   int64_t Chunks(const std::string& job);
   // Waits up to `seconds` for `job` to reach `chunks` committed chunks.
-  bool WaitForChunks(const std::string& job, int64_t chunks, double seconds = 60);
+  bool WaitForChunks(const std::string& job, int64_t chunks,
+                     double seconds = 60);
 
   // The walkthrough's repo/star tables with `n` repos; star_count differs
   // between the two (repo.star_count NULL).
@@ -64,14 +73,15 @@ std::string ParamName(const ::testing::TestParamInfo<std::string>& info);
 
 // Also through the dev PgBouncer in transaction mode ("pgbouncer"), with the
 // pool checked after each test.
-#define BACKFILL_INSTANTIATE_WITH_POOLER(Suite)                                   \
-  INSTANTIATE_TEST_SUITE_P(Db, Suite,                                             \
-                           ::testing::ValuesIn(::backfill::testing::TestDb::KindsWithPooler()), \
-                           ::backfill::testing::ParamName)
+#define BACKFILL_INSTANTIATE_WITH_POOLER(Suite)                            \
+  INSTANTIATE_TEST_SUITE_P(                                                \
+      Db, Suite,                                                           \
+      ::testing::ValuesIn(::backfill::testing::TestDb::KindsWithPooler()), \
+      ::backfill::testing::ParamName)
 
-#define BACKFILL_INSTANTIATE(Suite)                                          \
-  INSTANTIATE_TEST_SUITE_P(Db, Suite,                                        \
-                           ::testing::ValuesIn(::backfill::testing::TestDb::Kinds()), \
-                           ::backfill::testing::ParamName)
+#define BACKFILL_INSTANTIATE(Suite)                                         \
+  INSTANTIATE_TEST_SUITE_P(                                                 \
+      Db, Suite, ::testing::ValuesIn(::backfill::testing::TestDb::Kinds()), \
+      ::backfill::testing::ParamName)
 
 #endif  // BACKFILL_TESTS_INTEGRATION_FIXTURE_H_

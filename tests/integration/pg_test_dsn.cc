@@ -4,28 +4,10 @@
 
 #include <stdexcept>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "engine/dsn.h"
 
 namespace backfill::testing {
-namespace {
-
-std::string Encode(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' ||
-        c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      absl::StrAppend(&out, "%",
-                      absl::string_view("0123456789ABCDEF" + (c >> 4), 1),
-                      absl::string_view("0123456789ABCDEF" + (c & 15), 1));
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 std::map<std::string, std::string> PgParams(const std::string& dsn) {
   char* error = nullptr;
@@ -55,20 +37,22 @@ std::string PgUri(const std::string& dsn,
   }
   std::string out = "postgresql://";
   if (p.count("user")) {
-    absl::StrAppend(&out, Encode(p["user"]));
-    if (p.count("password")) absl::StrAppend(&out, ":", Encode(p["password"]));
+    absl::StrAppend(&out, PercentEncode(p["user"]));
+    if (p.count("password"))
+      absl::StrAppend(&out, ":", PercentEncode(p["password"]));
     out.push_back('@');
   }
   absl::StrAppend(&out, p.count("host") ? p["host"] : "");
   if (p.count("port")) absl::StrAppend(&out, ":", p["port"]);
-  absl::StrAppend(&out, "/", p.count("dbname") ? Encode(p["dbname"]) : "");
+  absl::StrAppend(&out, "/",
+                  p.count("dbname") ? PercentEncode(p["dbname"]) : "");
   char sep = '?';
   for (const auto& [k, v] : p) {
     if (k == "user" || k == "password" || k == "host" || k == "port" ||
         k == "dbname") {
       continue;
     }
-    absl::StrAppend(&out, std::string(1, sep), k, "=", Encode(v));
+    absl::StrAppend(&out, std::string(1, sep), k, "=", PercentEncode(v));
     sep = '&';
   }
   return out;
