@@ -324,7 +324,8 @@ std::vector<std::string> DescribePacing(const PacingSettings& s) {
         c.factor > 0 ? absl::StrCat(FormatQuantity(c.factor, ""),
                                     "x its quiet baseline (measured for ",
                                     absl::FormatDuration(c.baseline_time),
-                                    " before the first chunk)")
+                                    " before the first chunk, lowered when "
+                                    "the run reads below it)")
                      : absl::FormatDuration(c.max),
         "; --max-commit-latency 0 turns it off"));
   }

@@ -33,6 +33,29 @@ CommitLatency::CommitLatency(const CommitLatencyLimit& limit)
   }
 }
 
+std::optional<absl::Duration> CommitLatency::baseline() const {
+  absl::MutexLock lock(&mu_);
+  return baseline_;
+}
+
+std::optional<absl::Duration> CommitLatency::limit() const {
+  absl::MutexLock lock(&mu_);
+  return limit_;
+}
+
+int CommitLatency::corrections() const {
+  absl::MutexLock lock(&mu_);
+  return corrections_;
+}
+
+void CommitLatency::SetBaselineLocked(absl::Duration baseline) {
+  baseline_ = baseline;
+  if (options_.factor > 0) {
+    limit_ =
+        std::max(options_.factor * baseline, baseline + options_.min_headroom);
+  }
+}
+
 absl::Status CommitLatency::SetBaseline(
     const std::vector<absl::Duration>& beats) {
   if (static_cast<int>(beats.size()) < kMinBaselineBeats) {
@@ -52,21 +75,25 @@ absl::Status CommitLatency::SetBaseline(
         std::vector<absl::Duration>(beats.begin() + from, beats.begin() + to)));
   }
   std::sort(p95s.begin(), p95s.end());
-  baseline_ = p95s[(p95s.size() - 1) / 2];
+  absl::MutexLock lock(&mu_);
+  SetBaselineLocked(p95s[(p95s.size() - 1) / 2]);
   baseline_beats_ = static_cast<int>(beats.size());
-  if (options_.factor > 0) {
-    limit_ = std::max(options_.factor * *baseline_,
-                      *baseline_ + options_.min_headroom);
-  }
   return absl::OkStatus();
 }
 
 Reading CommitLatency::Record(absl::Time at, absl::Duration took) {
+  absl::MutexLock lock(&mu_);
   window_.Add(at, took);
   if (!baseline_.has_value() || !limit_.has_value()) {
     return Reading::Unreadable("no quiet baseline measured");
   }
-  Reading r = Reading::Ok(Seconds(*window_.P95(at)), Seconds(*limit_), "s");
+  const absl::Duration p95 = *window_.P95(at);
+  if (window_.Count(at) >= static_cast<size_t>(kMinCorrectionBeats) &&
+      p95 < kCorrectionMargin * *baseline_) {
+    SetBaselineLocked(p95);
+    ++corrections_;
+  }
+  Reading r = Reading::Ok(Seconds(p95), Seconds(*limit_), "s");
   // A baseline at or above an absolute limit leaves no room: the plain
   // ratio then holds writes until the server is faster than the limit.
   if (*baseline_ < *limit_) r.floor = Seconds(*baseline_);
@@ -78,6 +105,7 @@ Reading CommitLatency::Failed(const absl::Status& error) {
 }
 
 std::string CommitLatency::Describe() const {
+  absl::MutexLock lock(&mu_);
   if (!baseline_.has_value() || !limit_.has_value()) return "";
   std::string relative;
   if (options_.factor > 0) {

@@ -5,7 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "throttle/latency_window.h"
 #include "throttle/signal.h"
@@ -33,14 +35,16 @@ struct CommitLatencyLimit {
   absl::Duration window = absl::Seconds(5);
   // The baseline: beats every `baseline_interval` for `baseline_time`
   // before the first chunk, while the run writes nothing; the median of the
-  // p95s of their groups of 10 (CommitLatency::SetBaseline).
+  // p95s of their groups of 10 (CommitLatency::SetBaseline). Lowered during
+  // the run when a window shows it too high (CommitLatency::Record).
   absl::Duration baseline_time = absl::Seconds(3);
   absl::Duration baseline_interval = absl::Milliseconds(50);
 };
 
 // The commit-latency signal's state: the baseline, the limit it gives, and
-// the window of recent beats. Pure (times come from the caller); not
-// thread-safe: the Pacer's heartbeat thread owns it once the baseline is set.
+// the window of recent beats. Pure (times come from the caller).
+// Thread-safe: the Pacer's heartbeat thread records beats while the run
+// reads the baseline and the limit.
 class CommitLatency {
  public:
   static constexpr char kName[] = "commit_latency p95";
@@ -59,13 +63,27 @@ class CommitLatency {
   // with `error`): the p95 of the window against the limit, with the
   // baseline as its floor (Reading::floor) when the baseline is below the
   // limit. Unreadable before SetBaseline succeeded.
+  //
+  // The baseline is a snapshot of a few seconds, and a checkpoint, a purge
+  // or a disk stall in those seconds can make it several times the quiet
+  // figure, and a relative limit as lax for the whole run. The run's own
+  // writes only ever add to the commit latency, so a window of at least
+  // kMinCorrectionBeats beats whose p95 is below kCorrectionMargin x the
+  // baseline proves the baseline too high: it is lowered to that p95 (the
+  // limit with it), never raised. The margin keeps the window-to-window
+  // noise of a quiet p95 (about 20%) from ratcheting it down.
   Reading Record(absl::Time at, absl::Duration took);
   Reading Failed(const absl::Status& error);
 
-  std::optional<absl::Duration> baseline() const { return baseline_; }
+  static constexpr int kMinCorrectionBeats = 40;
+  static constexpr double kCorrectionMargin = 0.8;
+
+  std::optional<absl::Duration> baseline() const;
   // The limit in force: set at construction for an absolute limit, by
-  // SetBaseline for a relative one.
-  std::optional<absl::Duration> limit() const { return limit_; }
+  // SetBaseline (and lowered by Record) for a relative one.
+  std::optional<absl::Duration> limit() const;
+  // How many times Record lowered the baseline.
+  int corrections() const;
 
   // One line for the operator, once the baseline is known: "commit latency:
   // quiet p95 1.1ms over 60 writes; writes slow down as the p95 nears 2.2ms
@@ -73,11 +91,16 @@ class CommitLatency {
   std::string Describe() const;
 
  private:
+  void SetBaselineLocked(absl::Duration baseline)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   const CommitLatencyLimit options_;
-  std::optional<absl::Duration> baseline_;
-  std::optional<absl::Duration> limit_;
-  int baseline_beats_ = 0;
-  LatencyWindow window_;
+  mutable absl::Mutex mu_;
+  std::optional<absl::Duration> baseline_ ABSL_GUARDED_BY(mu_);
+  std::optional<absl::Duration> limit_ ABSL_GUARDED_BY(mu_);
+  int baseline_beats_ ABSL_GUARDED_BY(mu_) = 0;
+  int corrections_ ABSL_GUARDED_BY(mu_) = 0;
+  LatencyWindow window_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace backfill

@@ -150,7 +150,8 @@ struct RunMetrics::Impl : public prometheus::Collectable {
             prometheus::BuildGauge()
                 .Name("backfill_commit_latency_baseline_seconds")
                 .Help("Quiet p95 of the same write and commit, measured "
-                      "before the first chunk")
+                      "before the first chunk and lowered when the run "
+                      "reads below it")
                 .Labels(labels)
                 .Register(*registry)),
         pace(prometheus::BuildGauge()
@@ -206,6 +207,10 @@ struct RunMetrics::Impl : public prometheus::Collectable {
         probe.Add({}).Set(Seconds(s));
       } else if (absl::StartsWith(s.name, "commit_latency")) {
         commit_latency.Add({}).Set(Seconds(s));
+        // The baseline may be lowered during the run: its reading's floor.
+        if (s.reading.has_value() && s.reading->floor > 0) {
+          commit_baseline.Add({}).Set(s.reading->floor);
+        }
       } else if (absl::StartsWith(s.name, "load ")) {
         load.Add({{"variable", s.name.substr(5)}}).Set(Value(s));
       }

@@ -48,7 +48,8 @@ class ThrottleController;
 //   backfill_commit_latency_seconds        gauge    p95 of the heartbeat's
 //                                                   write and commit
 //   backfill_commit_latency_baseline_seconds gauge  its quiet p95, measured
-//                                                   before the first chunk
+//                                                   before the first chunk,
+//                                                   lowered during the run
 //   backfill_pace_rows_per_second          gauge    the proportional pace; 0
 //                                                   while unlimited
 //   backfill_load{variable}                gauge    each --max-load variable

@@ -251,7 +251,8 @@ TEST(DescribePacingTest, SaysWhatPacesTheRun) {
   EXPECT_EQ(lines[0],
             "commit latency: the p95 of a one-row write and commit on the "
             "primary, at most 2x its quiet baseline (measured for 3s before "
-            "the first chunk); --max-commit-latency 0 turns it off");
+            "the first chunk, lowered when the run reads below it); "
+            "--max-commit-latency 0 turns it off");
   EXPECT_EQ(lines[1], "replication lag of r1:3307 up to 1s");
   EXPECT_EQ(lines[2], "load Threads_running up to 25, critical at 50");
   EXPECT_EQ(lines[3],

@@ -182,5 +182,27 @@ TEST(RunMetricsTest, ReadsThrottleStateAndSignalsAtScrape) {
               Not(HasSubstr("backfill_throttled{job=\"users\"} 1")));
 }
 
+TEST(RunMetricsTest, CommitLatencyBaselineFollowsItsReadingsFloor) {
+  RunMetrics metrics("users");
+  ThrottleController throttle;
+  metrics.SetThrottle(&throttle);
+  metrics.SetCommitLatencyBaseline(absl::Milliseconds(8));
+  EXPECT_THAT(
+      metrics.Render(),
+      HasSubstr("backfill_commit_latency_baseline_seconds{job=\"users\"}"
+                " 0.008"));
+  // The run lowered the baseline (engine/commit_latency.h): the reading's
+  // floor carries it to the next scrape.
+  Reading r = Reading::Ok(0.0012, 0.002, "s");
+  r.floor = 0.001;
+  throttle.Update("commit_latency p95", r);
+  const std::string text = metrics.Render();
+  EXPECT_THAT(
+      text, HasSubstr("backfill_commit_latency_baseline_seconds{job=\"users\"}"
+                      " 0.001"));
+  EXPECT_THAT(text, HasSubstr("backfill_commit_latency_seconds{job=\"users\"}"
+                              " 0.0012"));
+}
+
 }  // namespace
 }  // namespace backfill
