@@ -13,7 +13,7 @@
 #include "throttle/clock.h"
 #include "throttle/signal.h"
 
-// The pacing signals of DESIGN.md ("Pacing") for each database, behind one
+// The pacing signals of docs/DESIGN.md ("Pacing") for each database, behind one
 // factory that picks the adapter from the DSN's scheme, as ConnectDatabase
 // does. Every signal and the heartbeat open connections of their own (never
 // the copier's), bound each statement with a timeout (about a second) and

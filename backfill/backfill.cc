@@ -2,6 +2,9 @@
 
 #include <utility>
 
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
 namespace backfill {
 namespace {
 
@@ -83,6 +86,45 @@ absl::StatusOr<RunReport> Run(const ConnectOptions& connect, JobSpec spec,
       OpenJob(connect, std::move(spec), options.restart);
   if (!job.ok()) return job.status();
   return (*job)->Run(options);
+}
+
+absl::StatusOr<RunReport> Run(const ConnectOptions& connect, JobSpec spec,
+                              RunOptions options, const PacingOptions& pacing) {
+  if (options.throttle != nullptr) {
+    return absl::InvalidArgumentError(
+        "RunOptions::throttle must be null when pacing options are given");
+  }
+  absl::StatusOr<std::unique_ptr<Job>> job =
+      OpenJob(connect, std::move(spec), options.restart);
+  if (!job.ok()) return job.status();
+  absl::StatusOr<Dsn> dsn = ParseDsn(connect.dsn);  // OpenJob parsed it
+  if (!dsn.ok()) return dsn.status();
+  std::vector<std::string> notes;
+  ChunkSizerOptions& chunking = options.chunking;
+  chunking.target_chunk_time = ChunkTimeForReplicas(
+      pacing, dsn->kind, chunking.target_chunk_time,
+      chunking.target_chunk_time != ChunkSizerOptions().target_chunk_time,
+      &notes);
+  Clock* clock = options.clock != nullptr ? options.clock : Clock::Real();
+  absl::StatusOr<std::unique_ptr<Pacing>> paced = OpenPacing(
+      pacing, connect, (*job)->spec().job, chunking.target_chunk_time, clock);
+  if (!paced.ok()) return paced.status();
+  if (Observer* o = options.observer; o != nullptr) {
+    for (const std::string& line : DescribePacing(pacing)) {
+      o->OnNote(absl::StrCat("pacing: ", line));
+    }
+    for (const std::string& note : (*paced)->notes) o->OnNote(note);
+    for (const std::string& note : notes) o->OnNote(note);
+  }
+  options.throttle = (*paced)->controller.get();
+  (*paced)->Start(options.observer);
+  absl::StatusOr<RunReport> report = (*job)->Run(options);
+  (*paced)->Stop();
+  const CommitLatency* c = (*paced)->commit_latency();
+  if (report.ok() && c != nullptr && c->baseline().has_value()) {
+    report->commit_latency_baseline = *c->baseline();
+  }
+  return report;
 }
 
 }  // namespace backfill

@@ -17,6 +17,8 @@
 //   ObserverList (several observers) engine/observer_list.h
 //   ConnectOptions, DSN syntax       engine/dsn.h
 //   ConnectDatabase                  adapters/database_factory.h
+//   PacingOptions, OpenPacing,       backfill/pacing.h
+//     DescribePacing
 //   RunMetrics, MetricsServer        metrics/run_metrics.h,
 //     (Prometheus /metrics)          metrics/metrics_server.h
 //
@@ -32,6 +34,15 @@
 //       backfill::Run({.dsn = "postgresql://app@db/app"}, *spec, options);
 //   // report->outcome: kDone, or kSliceEnd to be called again.
 //
+// Paced on a replica's lag (and, by default, on the primary's commit
+// latency), the same slice:
+//
+//   backfill::PacingOptions pacing;
+//   pacing.replicas = {"postgresql://app@replica/app"};
+//   pacing.lag.max_lag = absl::Seconds(1);
+//   report = backfill::Run({.dsn = "postgresql://app@db/app"}, *spec,
+//                          options, pacing);
+//
 // Thread-safety: the functions here are thread-compatible; run one job from
 // one thread at a time (two processes running the same job are kept apart by
 // the job lease, see Database::TakeLease).
@@ -43,6 +54,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "adapters/database_factory.h"
+#include "backfill/pacing.h"
 #include "engine/dsn.h"
 #include "engine/job.h"
 #include "engine/job_spec.h"
@@ -52,10 +64,10 @@
 
 namespace backfill {
 
-// JobSpecs for the three shapes (DESIGN.md), from the same text the command
-// line takes. Table names may be "schema.name" and quoted; each `sets` entry
-// is "column = SQL expression". Set JobSpec::job, ::where and ::key on the
-// result as needed. kInvalidArgument when the text does not parse or the
+// JobSpecs for the three shapes (docs/DESIGN.md), from the same text the
+// command line takes. Table names may be "schema.name" and quoted; each `sets`
+// entry is "column = SQL expression". Set JobSpec::job, ::where and ::key on
+// the result as needed. kInvalidArgument when the text does not parse or the
 // spec is inconsistent (ValidateJobSpec); nothing is checked against a
 // database until OpenJob.
 //
@@ -97,6 +109,20 @@ absl::StatusOr<std::unique_ptr<Job>> OpenJob(const ConnectOptions& connect,
 // the first call: it discards the checkpoint.
 absl::StatusOr<RunReport> Run(const ConnectOptions& connect, JobSpec spec,
                               const RunOptions& options);
+
+// Run, paced: as above, with the signals `pacing` asks for watching the
+// primary of `connect` and its replicas (OpenPacing, each on its own
+// connection), started before the first chunk (the commit latency's quiet
+// baseline is measured then) and stopped when the run returns. On MySQL
+// with replicas the chunk time is cut to a tenth of the lag limit unless
+// options.chunking.target_chunk_time was changed from its default
+// (ChunkTimeForReplicas). What paces the run, what is not watched and the
+// measured baseline go to options.observer's OnNote. options.throttle must
+// be null: the controller is this call's. Errors from opening the signals
+// (bad replica DSNs, rejected credentials, a failing throttle query) are
+// kInvalidArgument, before anything is written.
+absl::StatusOr<RunReport> Run(const ConnectOptions& connect, JobSpec spec,
+                              RunOptions options, const PacingOptions& pacing);
 
 }  // namespace backfill
 

@@ -104,9 +104,6 @@ int RunCommand(const RunFlags& flags, const CancellationToken* cancel) {
         *pacing_settings, dsn->kind, chunking->target_chunk_time,
         flags.target_chunk_time_given, &notes);
   }
-  if (chunking->target_chunk_time > absl::ZeroDuration()) {
-    pacing_settings->lag_horizon = chunking->target_chunk_time;
-  }
   absl::Duration retry_for;
   if (!absl::ParseDuration(flags.retry_for, &retry_for) ||
       retry_for < absl::ZeroDuration() ||
@@ -115,6 +112,15 @@ int RunCommand(const RunFlags& flags, const CancellationToken* cancel) {
                 absl::InvalidArgumentError(absl::StrCat(
                     "--retry-for: \"", flags.retry_for,
                     "\" is not a duration such as 30s, 5m or 1h")));
+  }
+  absl::Duration max_duration = absl::InfiniteDuration();
+  if (!flags.max_duration.empty() &&
+      (!absl::ParseDuration(flags.max_duration, &max_duration) ||
+       max_duration <= absl::ZeroDuration())) {
+    return fail(kExitBadInput,
+                absl::InvalidArgumentError(absl::StrCat(
+                    "--max-duration: \"", flags.max_duration,
+                    "\" is not a duration above 0 such as 30s, 5m or 1h")));
   }
   absl::StatusOr<ConnectOptions> connect = BuildConnectOptions(flags.common);
   if (!connect.ok()) return fail(kExitBadInput, connect.status());
@@ -145,7 +151,8 @@ int RunCommand(const RunFlags& flags, const CancellationToken* cancel) {
       {&printer, metrics_server != nullptr ? &metrics : nullptr});
   // Signals on their own connections and threads, for the life of the run.
   absl::StatusOr<std::unique_ptr<Pacing>> pacing =
-      OpenPacing(*pacing_settings, *connect, (*job)->spec().job, Clock::Real());
+      OpenPacing(*pacing_settings, *connect, (*job)->spec().job,
+                 chunking->target_chunk_time, Clock::Real());
   if (!pacing.ok()) return fail(kExitBadInput, pacing.status());
   for (const std::string& line : pacing_lines) {
     printer.OnNote(absl::StrCat("pacing: ", line));
@@ -160,24 +167,17 @@ int RunCommand(const RunFlags& flags, const CancellationToken* cancel) {
   options.observer = &observers;
   options.lock_timeout = pacing_settings->lock_timeout;
   options.retry_for = retry_for;
+  options.max_duration = max_duration;
   options.throttle = (*pacing)->controller.get();
   // Throttle state, time and signal readings are read at each scrape.
   metrics.SetThrottle(options.throttle);
-  if ((*pacing)->pacer != nullptr) {
-    (*pacing)->pacer->Start();
-    if (const CommitLatency* c = (*pacing)->pacer->commit_latency(); c) {
-      if (c->baseline().has_value()) {
-        metrics.SetCommitLatencyBaseline(*c->baseline());
-        printer.OnNote(c->Describe());
-      } else {
-        printer.OnWarning(
-            "commit latency: no quiet baseline (the heartbeat's writes "
-            "failed); writes hold until they succeed");
-      }
-    }
+  (*pacing)->Start(&printer);
+  if (const CommitLatency* c = (*pacing)->commit_latency();
+      c != nullptr && c->baseline().has_value()) {
+    metrics.SetCommitLatencyBaseline(*c->baseline());
   }
   absl::StatusOr<RunReport> report = (*job)->Run(options);
-  if ((*pacing)->pacer != nullptr) (*pacing)->pacer->Stop();
+  (*pacing)->Stop();
   metrics.SetThrottle(nullptr);  // the controller goes before the endpoint
   if (!report.ok()) {
     return fail(
@@ -187,6 +187,7 @@ int RunCommand(const RunFlags& flags, const CancellationToken* cancel) {
                                   " failed: ", report.status().message())));
   }
   if (report->outcome == RunOutcome::kCritical) return kExitCritical;
+  if (report->outcome == RunOutcome::kSliceEnd) return kExitSliceEnd;
   return report->outcome == RunOutcome::kDone ? kExitOk : kExitStopped;
 }
 

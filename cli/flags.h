@@ -13,13 +13,14 @@
 
 namespace backfill {
 
-// Exit codes of the `backfill` command (DESIGN.md).
+// Exit codes of the `backfill` command (docs/DESIGN.md).
 enum ExitCode : int {
   kExitOk = 0,        // done
   kExitFailure = 1,   // runtime failure; checkpoint intact
   kExitBadInput = 2,  // bad input; nothing written
   kExitStopped = 3,   // stopped cleanly; resumable
   kExitCritical = 4,  // a --critical-* threshold was crossed
+  kExitSliceEnd = 5,  // --max-duration reached; checkpoint committed, run again
 };
 
 // Flags shared by every subcommand.
@@ -56,6 +57,9 @@ struct RunFlags {
   // --retry-for D: how long a lost connection is retried
   // (RunOptions::retry_for). Default 5m.
   std::string retry_for = "5m";
+  // --max-duration D: end the run after about D plus the chunk in flight
+  // (RunOptions::max_duration), exit kExitSliceEnd. Empty: no limit.
+  std::string max_duration;
   // IP:PORT to serve Prometheus /metrics on for the life of the run; empty
   // (default) serves nothing.
   std::string metrics_listen;

@@ -1,4 +1,4 @@
-// The `backfill` command: flags -> JobSpec -> engine. See DESIGN.md
+// The `backfill` command: flags -> JobSpec -> engine. See docs/DESIGN.md
 // ("Command line") and README.md.
 
 #include <CLI/CLI.hpp>
@@ -101,6 +101,10 @@ void AddRunFlags(CLI::App* run, RunFlags* f) {
   run->add_option("--retry-for", f->retry_for,
                   "keep reconnecting and retrying a lost connection this long "
                   "before failing (default 5m)");
+  run->add_option("--max-duration", f->max_duration,
+                  "end after about this long plus the chunk in flight, the "
+                  "checkpoint committed, with exit code 5 (run again to go "
+                  "on); a slice for job runners that shell out");
   run->add_option("--log-format", f->log_format, "auto (default), text or json")
       ->check(CLI::IsMember({"auto", "text", "json"}));
   run->add_option("--metrics-listen", f->metrics_listen,

@@ -42,7 +42,7 @@ class ProgressPrinter : public Observer {
 
   // Something the operator should know before the run, e.g. that
   // replication lag is not watched.
-  void OnNote(const std::string& text);
+  void OnNote(const std::string& text) override;
 
   // The metrics endpoint is up (`--metrics-listen`): says where.
   void OnMetricsListening(const std::string& url);

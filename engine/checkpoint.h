@@ -27,7 +27,7 @@ JobState ParseJobState(absl::string_view name);
 // One row of the checkpoint table (`backfill_checkpoints` in the target
 // database), keyed by job name. The adapter writes `last_key`, the row
 // counters and `state` in the same transaction as each chunk's data
-// (DESIGN.md invariant 4); everything else is written when a run starts,
+// (docs/DESIGN.md invariant 4); everything else is written when a run starts,
 // stops or is restarted.
 struct Checkpoint {
   std::string job;

@@ -31,6 +31,10 @@ CommitLatency::CommitLatency(const CommitLatencyLimit& limit)
   if (options_.factor <= 0 && options_.max > absl::ZeroDuration()) {
     limit_ = options_.max;
   }
+  if (options_.known_baseline > absl::ZeroDuration()) {
+    absl::MutexLock lock(&mu_);
+    SetBaselineLocked(options_.known_baseline);
+  }
 }
 
 std::optional<absl::Duration> CommitLatency::baseline() const {
@@ -119,7 +123,9 @@ std::string CommitLatency::Describe() const {
   }
   std::string out = absl::StrCat(
       "commit latency: quiet p95 ", FormatQuantity(Seconds(*baseline_), "s"),
-      " over ", baseline_beats_, " writes; writes slow down as the p95 nears ",
+      baseline_beats_ > 0 ? absl::StrCat(" over ", baseline_beats_, " writes")
+                          : " (from an earlier run)",
+      "; writes slow down as the p95 nears ",
       FormatQuantity(Seconds(*limit_), "s"), relative, " and pause above it");
   if (*baseline_ >= *limit_) {
     absl::StrAppend(&out,

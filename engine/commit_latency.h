@@ -38,6 +38,11 @@ struct CommitLatencyLimit {
   // p95s of their groups of 10 (CommitLatency::SetBaseline). Lowered during
   // the run when a window shows it too high (CommitLatency::Record).
   absl::Duration baseline_time = absl::Seconds(3);
+  // A baseline measured by an earlier run of the job (the previous slice's
+  // RunReport::commit_latency_baseline): taken as is, so that a runner
+  // calling short slices does not spend baseline_time of each measuring.
+  // Zero (default): measured at start.
+  absl::Duration known_baseline = absl::ZeroDuration();
   absl::Duration baseline_interval = absl::Milliseconds(50);
 };
 

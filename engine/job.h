@@ -20,7 +20,7 @@
 namespace backfill {
 
 // Asks a running job to stop at the next chunk boundary. The chunk in flight
-// finishes and commits with its checkpoint first (DESIGN.md invariant 8).
+// finishes and commits with its checkpoint first (docs/DESIGN.md invariant 8).
 // Thread-safe and async-signal-safe to Cancel().
 class CancellationToken {
  public:
@@ -65,6 +65,11 @@ struct RunReport {
   absl::Duration throttled = absl::ZeroDuration();
   absl::Duration elapsed;
   Checkpoint checkpoint;  // the checkpoint as the run left it
+  // The commit latency's quiet baseline as the run left it (measured at
+  // start, maybe lowered since); zero when not watched. Set by
+  // backfill::Run with PacingOptions, for the next slice's
+  // CommitLatencyLimit::known_baseline.
+  absl::Duration commit_latency_baseline = absl::ZeroDuration();
 };
 
 // Receives events from a run, on the run's thread. Every method has an empty
@@ -88,6 +93,10 @@ class Observer {
   // (ThrottleOptions::ignore_unreadable_replicas): when that set of
   // replicas changes, and every 30s while it is not empty.
   virtual void OnWarning(const std::string& message) {}
+  // Something the operator should know before the first chunk, e.g. what
+  // paces the run or that replication lag is not watched (backfill::Run
+  // with PacingOptions). Not called by Job::Run itself.
+  virtual void OnNote(const std::string& message) {}
 };
 
 struct RunOptions {
@@ -146,7 +155,7 @@ class Job {
   //   kInvalidArgument, kNotFound, kFailedPrecondition, kPermissionDenied:
   //     the spec does not fit the database;
   //   kFailedPrecondition: a checkpoint of the same job name was written by a
-  //     different spec, and `restart` is false (DESIGN.md invariant 5).
+  //     different spec, and `restart` is false (docs/DESIGN.md invariant 5).
   static absl::StatusOr<std::unique_ptr<Job>> Open(std::unique_ptr<Database> db,
                                                    JobSpec spec, bool restart);
 

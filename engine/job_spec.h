@@ -11,7 +11,7 @@
 
 namespace backfill {
 
-// The three shapes of a step-3 backfill (DESIGN.md).
+// The three shapes of a step-3 backfill (docs/DESIGN.md).
 enum class Shape {
   kColumn,  // new column from old columns of the same row (UPDATE t SET ...)
   kJoin,    // new column filled from another table (UPDATE t ... FROM s)
@@ -41,7 +41,7 @@ struct Assignment {
 
 // What to backfill. Everything here is part of the job's identity: it is
 // fingerprinted into the checkpoint, and a resume with a different spec is
-// refused (DESIGN.md invariant 5). Pacing is deliberately not part of it.
+// refused (docs/DESIGN.md invariant 5). Pacing is deliberately not part of it.
 struct JobSpec {
   // Checkpoint key. Empty means DefaultJobName(*this).
   std::string job;

@@ -55,6 +55,11 @@ class ObserverList : public Observer {
       if (o != nullptr) o->OnWarning(message);
     }
   }
+  void OnNote(const std::string& message) override {
+    for (Observer* o : observers_) {
+      if (o != nullptr) o->OnNote(message);
+    }
+  }
 
  private:
   const std::vector<Observer*> observers_;

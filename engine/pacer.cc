@@ -89,7 +89,9 @@ void Pacer::Start(absl::Duration first_reading_wait) {
                                                       : kHeartbeatSignal);
   }
   for (const Polled& p : signals_) controller_->AddSignal(p.signal->name());
-  if (commit_latency_ != nullptr) MeasureBaseline();
+  if (commit_latency_ != nullptr && !commit_latency_->baseline()) {
+    MeasureBaseline();
+  }
   if (heartbeat_ != nullptr) {
     Beat();
     threads_.emplace_back([this] { HeartbeatLoop(); });

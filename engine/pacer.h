@@ -122,9 +122,9 @@ class Pacer {
 
   // The commit-latency state (baseline and limit), nullptr unless
   // options.commit_latency is enabled and there is a heartbeat. Its
-  // baseline and limit are set by Start and constant after it, so they may
-  // be read from any thread then; its readings belong to the heartbeat
-  // thread.
+  // baseline and limit are set by Start (or known from the options) and may
+  // only be lowered after it (CommitLatency::Record); CommitLatency is
+  // thread-safe, so they may be read from any thread.
   const CommitLatency* commit_latency() const { return commit_latency_.get(); }
 
  private:

@@ -144,7 +144,7 @@ struct WaitResult {
   absl::Duration waited = absl::ZeroDuration();  // by the injected clock
 };
 
-// The pacing controller (DESIGN.md "Pacing"): pure logic, no I/O, time from
+// The pacing controller (docs/DESIGN.md "Pacing"): pure logic, no I/O, time from
 // an injected Clock.
 //
 // Inputs:

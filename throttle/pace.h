@@ -48,7 +48,7 @@ struct PaceOptions {
   absl::Duration hold_after_decrease = absl::Seconds(5);
 };
 
-// The proportional pace of DESIGN.md "Pacing": a rate of rows/s between
+// The proportional pace of docs/DESIGN.md "Pacing": a rate of rows/s between
 // "flat out" and "pause", raised while every signal is comfortably under
 // its limit and lowered as one approaches it. Integral control on the log of
 // the rate: each step multiplies the rate by exp(gain * (target - u)), so

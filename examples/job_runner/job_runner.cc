@@ -6,6 +6,10 @@
 //
 //   job_runner --dsn URI --table T --set "col = expr" [--set ...]
 //              [--from S --on COND] [--slice 1s]
+//              [--replica URI ...] [--max-lag 1s]
+//
+// Paced as `backfill run` is by default (the primary's commit latency at 2x
+// its quiet baseline), and on the lag of each --replica.
 //
 // Prints one line per slice, and exits 0 when the backfill is done, 3 when
 // it was paused or stopped, 2 on a usage or spec error, 1 on any other
@@ -24,8 +28,9 @@ namespace {
 
 struct Flags {
   std::string dsn, table, from, on;
-  std::vector<std::string> sets;
+  std::vector<std::string> sets, replicas;
   absl::Duration slice = absl::Seconds(1);
+  absl::Duration max_lag = absl::Seconds(1);
 };
 
 bool Parse(int argc, char** argv, Flags* f) {
@@ -41,8 +46,12 @@ bool Parse(int argc, char** argv, Flags* f) {
       f->from = value;
     else if (flag == "--on")
       f->on = value;
+    else if (flag == "--replica")
+      f->replicas.push_back(value);
     else if (flag == "--slice") {
       if (!absl::ParseDuration(value, &f->slice)) return false;
+    } else if (flag == "--max-lag") {
+      if (!absl::ParseDuration(value, &f->max_lag)) return false;
     } else {
       return false;
     }
@@ -58,7 +67,8 @@ int main(int argc, char** argv) {
   if (!Parse(argc, argv, &flags)) {
     std::fprintf(stderr,
                  "usage: job_runner --dsn URI --table T --set \"col = expr\" "
-                 "[--from S --on COND] [--slice 1s]\n");
+                 "[--from S --on COND] [--slice 1s] [--replica URI ...] "
+                 "[--max-lag 1s]\n");
     return 2;
   }
   absl::StatusOr<backfill::JobSpec> spec =
@@ -73,22 +83,30 @@ int main(int argc, char** argv) {
 
   backfill::RunOptions options;
   options.max_duration = flags.slice;
+  backfill::PacingOptions pacing;
+  pacing.replicas = flags.replicas;
+  pacing.lag.max_lag = flags.max_lag;
   for (int slice = 1;; ++slice) {
     absl::StatusOr<backfill::RunReport> report =
-        backfill::Run({.dsn = flags.dsn}, *spec, options);
+        backfill::Run({.dsn = flags.dsn}, *spec, options, pacing);
     if (!report.ok()) {
       std::fprintf(stderr, "job_runner: slice %d: %s\n", slice,
                    std::string(report.status().message()).c_str());
       return 1;
     }
     const backfill::Checkpoint& cp = report->checkpoint;
-    std::printf("slice %d: %lld rows so far (%.1f%%), %lld in this slice, %s\n",
-                slice, static_cast<long long>(cp.rows_walked),
-                100 * cp.progress(),
-                static_cast<long long>(report->rows_walked),
-                std::string(backfill::RunOutcomeName(report->outcome)).c_str());
+    std::printf(
+        "slice %d: %lld rows so far (%.1f%%), %lld in this slice, %s, "
+        "throttled %s\n",
+        slice, static_cast<long long>(cp.rows_walked), 100 * cp.progress(),
+        static_cast<long long>(report->rows_walked),
+        std::string(backfill::RunOutcomeName(report->outcome)).c_str(),
+        absl::FormatDuration(report->throttled).c_str());
     std::fflush(stdout);
     if (report->outcome == backfill::RunOutcome::kDone) return 0;
+    // The next slice goes on from this one's quiet baseline instead of
+    // measuring it again.
+    pacing.commit_latency.known_baseline = report->commit_latency_baseline;
     if (report->outcome != backfill::RunOutcome::kSliceEnd) return 3;
   }
 }

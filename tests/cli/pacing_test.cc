@@ -239,6 +239,16 @@ TEST(PacingFlagsTest, BadPacingFlagsForTheApplication) {
             "--max-load (25)");
 }
 
+TEST(ParseCommitLatencyFlagTest, TheFlagsDefaultIsTheLibrarys) {
+  absl::StatusOr<CommitLatencyLimit> flag =
+      ParseCommitLatencyFlag(kDefaultMaxCommitLatency);
+  ASSERT_TRUE(flag.ok()) << flag.status();
+  const CommitLatencyLimit library = PacingOptions::DefaultCommitLatency();
+  EXPECT_EQ(flag->enabled, library.enabled);
+  EXPECT_EQ(flag->factor, library.factor);
+  EXPECT_EQ(flag->max, library.max);
+}
+
 TEST(DescribePacingTest, SaysWhatPacesTheRun) {
   PacingFlags f;
   f.replicas = {"mysql://u:secret@r1:3307/db"};

@@ -467,6 +467,31 @@ TEST_F(PacerTest, CommitLatencyMeasuresTheBaselineBeforeTheFirstChunk) {
   EXPECT_EQ(d.label, "commit_latency p95");
 }
 
+TEST_F(PacerTest, AKnownBaselineIsNotMeasuredAgain) {
+  PacerOptions options = PacerOpts();
+  options.commit_latency.enabled = true;
+  options.commit_latency.factor = 1.5;
+  options.commit_latency.baseline_time = absl::Seconds(30);
+  // The previous slice's (RunReport::commit_latency_baseline).
+  options.commit_latency.known_baseline = absl::Milliseconds(4);
+  Pacer pacer(&controller_, options);
+  auto heartbeat = std::make_unique<FakeHeartbeat>(&clock_);
+  FakeHeartbeat* beat = heartbeat.get();
+  beat->cost = absl::Milliseconds(2);
+  pacer.SetHeartbeat(std::move(heartbeat));
+  const absl::Time started = absl::Now();
+  pacer.Start(absl::Seconds(1));
+  // No 30s of measuring: the first beat is the run's own.
+  EXPECT_LT(absl::Now() - started, absl::Seconds(5));
+  EXPECT_LE(beat->beats.load(), 2);
+  EXPECT_EQ(*pacer.commit_latency()->baseline(), absl::Milliseconds(4));
+  EXPECT_EQ(*pacer.commit_latency()->limit(), absl::Milliseconds(6));
+  EXPECT_NE(pacer.commit_latency()->Describe().find("(from an earlier run)"),
+            std::string::npos)
+      << pacer.commit_latency()->Describe();
+  pacer.Stop();
+}
+
 TEST_F(PacerTest, CommitLatencyWithoutABaselineHoldsWrites) {
   PacerOptions options = PacerOpts();
   options.commit_latency.enabled = true;

@@ -1,4 +1,4 @@
-// Pacing on what the application feels (DESIGN.md "Pacing"), on the real
+// Pacing on what the application feels (docs/DESIGN.md "Pacing"), on the real
 // servers: commits made slow for real hold writes, with the reason in the
 // log, `backfill status` and the metrics; --max-load over its limit holds
 // writes; --critical-load checkpoints and exits 4.

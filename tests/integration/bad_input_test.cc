@@ -1,4 +1,4 @@
-// DESIGN.md invariant 7: bad input gets one clear line naming the problem,
+// docs/DESIGN.md invariant 7: bad input gets one clear line naming the problem,
 // exit code 2, and nothing written: no row changed, no checkpoint table.
 
 #include "absl/strings/match.h"

@@ -3,7 +3,7 @@
 // service file, ~/.pgpass) and MySQL option files (--defaults-file, the
 // defaults-file DSN parameter, ~/.my.cnf). Each one runs a backfill, and a
 // password planted in it never shows in any output, error, `status` or the
-// process title (DESIGN.md invariant 9). Malformed strings are one line,
+// process title (docs/DESIGN.md invariant 9). Malformed strings are one line,
 // exit 2, nothing written, and no piece of the password.
 
 #include <sys/stat.h>

@@ -1,4 +1,4 @@
-// DESIGN.md invariant 2: while the application writes the old and the new
+// docs/DESIGN.md invariant 2: while the application writes the old and the new
 // shape together in one transaction, thousands of times, the backfill never
 // overwrites an application write with an older value.
 //

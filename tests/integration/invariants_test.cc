@@ -1,9 +1,10 @@
-// DESIGN.md invariants 1, 3, 4, 5, 6 and 8 on a real database. (2 and the
+// docs/DESIGN.md invariants 1, 3, 4, 5, 6 and 8 on a real database. (2 and the
 // kill -9 half of 4 are in the serial suite; 7 in bad_input_test; 9 in
 // secrets_test.)
 
 #include <signal.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 
@@ -170,6 +171,46 @@ TEST_P(InvariantsTest, SigtermStopsAtAChunkBoundaryAndResumes) {
   EXPECT_EQ(Mismatches("users", "login_name", "username"), 0);
 }
 
+// Slices from the shell: --max-duration ends the run after about that long
+// plus the chunk in flight, checkpoint committed, with exit 5 ("run
+// again"); the next run goes on from it and finishes exact.
+TEST_P(InvariantsTest, MaxDurationEndsASliceWithExitFiveAndTheNextGoesOn) {
+  CreateUsers(db_.get(), 200000);
+  const auto t0 = std::chrono::steady_clock::now();
+  CliResult slice = RunCli(UsersRunArgs(
+      db_->dsn(), {"--max-duration", "1s", "--max-rows-per-second", "20000",
+                   "--max-commit-latency", "0"}));
+  const double took = std::chrono::duration<double>(
+                          std::chrono::steady_clock::now() - t0)
+                          .count();
+  ASSERT_EQ(slice.exit_code, 5) << slice.err;
+  EXPECT_LT(took, 10) << "the slice did not end near its duration";
+  const int64_t walked = db_->QueryInt(
+      "SELECT rows_walked FROM backfill_checkpoints WHERE job = 'users'");
+  EXPECT_GT(walked, 0);
+  EXPECT_LT(walked, 200000) << "the slice finished the job; make it bigger";
+  EXPECT_EQ(db_->QueryInt("SELECT count(*) FROM users WHERE login_name IS "
+                          "NOT NULL"),
+            walked);
+
+  CliResult rest = Run(kUsersJob);
+  ASSERT_EQ(rest.exit_code, 0) << rest.err;
+  EXPECT_NE(rest.err.find("resuming after key"), std::string::npos)
+      << rest.err;
+  EXPECT_EQ(Mismatches("users", "login_name", "username"), 0);
+}
+
+TEST_P(InvariantsTest, MaxDurationThatIsNotADurationIsBadInput) {
+  CreateUsers(db_.get(), 100);
+  CliResult r = RunCli(UsersRunArgs(db_->dsn(), {"--max-duration", "soon"}));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--max-duration: \"soon\""), std::string::npos)
+      << r.err;
+  EXPECT_EQ(db_->QueryInt("SELECT count(*) FROM users WHERE login_name IS "
+                          "NOT NULL"),
+            0);
+}
+
 // Invariant 8: `backfill pause` from another shell stops the running job
 // (exit 3); a run of a paused job does nothing until `backfill resume`.
 TEST_P(InvariantsTest, PauseFromAnotherShellStopsTheRun) {
@@ -245,7 +286,7 @@ TEST_P(InvariantsTest, DryRunShowsTheChunkTimeForReplicas) {
   }
 }
 
-// --config FILE (DESIGN.md "Command line") reaches `run`: its --where limits
+// --config FILE (docs/DESIGN.md "Command line") reaches `run`: its --where limits
 // the rows written, a flag on the command line beats the file, and a
 // misspelled key is bad input with nothing written. (CLI11 reads config files
 // for the main app only; this once went unread.)

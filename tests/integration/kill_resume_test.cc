@@ -1,4 +1,4 @@
-// DESIGN.md invariant 4: kill -9 at random points; after each kill the data
+// docs/DESIGN.md invariant 4: kill -9 at random points; after each kill the data
 // matches the committed checkpoint exactly, and the final data is exact. The
 // total rows rewritten stay within N plus one chunk per kill.
 

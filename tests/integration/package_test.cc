@@ -100,7 +100,7 @@ TEST_P(PackageTest, JobRunnerBuiltAgainstTheInstalledPackageRunsInSlices) {
       absl::StrSplit(run_out, '\n', absl::SkipEmpty());
   ASSERT_GE(lines.size(), 3u) << "expected several slices:\n" << run_out;
   const std::regex slice(
-      R"(slice (\d+): (\d+) rows so far \((\d+\.\d)%\), \d+ in this slice, (\w+))");
+      R"(slice (\d+): (\d+) rows so far \((\d+\.\d)%\), \d+ in this slice, (\w+), throttled \S+)");
   int64_t previous = 0;
   for (size_t i = 0; i < lines.size(); ++i) {
     std::smatch m;

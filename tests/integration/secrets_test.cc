@@ -1,4 +1,4 @@
-// DESIGN.md invariant 9: a password planted in the DSN never appears in any
+// docs/DESIGN.md invariant 9: a password planted in the DSN never appears in any
 // output, error, `status`, JSON event, or the process's command line.
 
 #include <chrono>

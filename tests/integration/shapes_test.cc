@@ -1,4 +1,4 @@
-// The three shapes of DESIGN.md on a real database, over every key kind:
+// The three shapes of docs/DESIGN.md on a real database, over every key kind:
 // integer (sparse), text, UUID and composite keys, NULLs, --where, and an
 // empty table.
 

@@ -1,5 +1,5 @@
-// Pacing with real lag on the dev databases (DESIGN.md "Pacing"): replay is
-// paused on the replica (PostgreSQL pg_wal_replay_pause, MariaDB STOP SLAVE
+// Pacing with real lag on the dev databases (docs/DESIGN.md "Pacing"): replay
+// is paused on the replica (PostgreSQL pg_wal_replay_pause, MariaDB STOP SLAVE
 // SQL_THREAD) in the middle of a run with --max-lag 1s; writes stop within
 // about a second of the lag passing 1s, resume when the replica catches up,
 // and the data is exact. Also: a slow probe holds writes, a stopped replica
@@ -19,9 +19,12 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "backfill/backfill.h"
 #include "engine/dsn.h"
 #include "tests/integration/dev_servers.h"
 #include "tests/integration/fixture.h"
@@ -201,9 +204,11 @@ TEST_P(ThrottleTest, ReplicaLagOverMaxLagHoldsWritesUntilTheReplicaCatchesUp) {
   EXPECT_LT(held_at * 500, kRows) << "the run finished before it could be held";
   ASSERT_FALSE(run.Exited()) << run.StderrSoFar();
   const std::string log = run.StderrSoFar();
-  const size_t on = log.find(absl::StrCat("throttle=on reason=\"", ReplicaName(), " "));
+  const size_t on =
+      log.find(absl::StrCat("throttle=on reason=\"", ReplicaName(), " "));
   ASSERT_NE(on, std::string::npos) << log;
-  EXPECT_NE(log.substr(on, log.find('\n', on) - on).find(" > 1s\""), std::string::npos)
+  EXPECT_NE(log.substr(on, log.find('\n', on) - on).find(" > 1s\""),
+            std::string::npos)
       << log;
 
   ResumeReplay();
@@ -220,6 +225,69 @@ TEST_P(ThrottleTest, ReplicaLagOverMaxLagHoldsWritesUntilTheReplicaCatchesUp) {
       db_->QueryInt(
           "SELECT rows_walked FROM backfill_checkpoints WHERE job = 'users'"),
       kRows);
+}
+
+// The operator's notes a run tells its observer (OnNote).
+class Notes : public Observer {
+ public:
+  void OnNote(const std::string& message) override { lines.push_back(message); }
+  std::vector<std::string> lines;
+};
+
+// A job runner paces through the public API alone (backfill/pacing.h):
+// PacingOptions with the replica, passed to backfill::Run, hold the writes
+// on the replica's real lag and let them go on once it catches up.
+TEST_P(ThrottleTest, LibraryRunWithPacingOptionsHoldsOnTheReplicasLag) {
+  constexpr int64_t kRows = 200000;
+  CreateUsers(kRows);
+  absl::StatusOr<JobSpec> spec = ColumnJob("users", {"login_name = username"});
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  RunOptions options;
+  options.chunking.initial_rows = options.chunking.min_rows =
+      options.chunking.max_rows = 500;
+  options.chunking.target_chunk_time = absl::ZeroDuration();
+  CancellationToken cancel;
+  options.cancel = &cancel;
+  Notes notes;
+  options.observer = &notes;
+  PacingOptions pacing;
+  pacing.replicas = {db_->replica_dsn()};
+  pacing.lag.max_lag = absl::Seconds(1);
+  pacing.max_rows_per_second = 20000;
+  absl::StatusOr<RunReport> report;
+  std::thread run([&] {
+    report = backfill::Run({.dsn = db_->dsn()}, *spec, options, pacing);
+  });
+  absl::Cleanup join = [&] {
+    cancel.Cancel();  // a failed assertion must not leave the run going
+    run.join();
+  };
+  ASSERT_TRUE(WaitForChunks("users", 5));
+
+  PauseReplay();
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  const int64_t held_at = Chunks("users");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(Chunks("users"), held_at) << "writes went on with replay paused";
+  EXPECT_LT(held_at * 500, kRows) << "the run finished before it was held";
+
+  ResumeReplay();
+  ASSERT_TRUE(WaitForChunks("users", held_at + 1, 10))
+      << "writes never resumed";
+  std::move(join).Cancel();
+  run.join();
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->outcome, RunOutcome::kDone);
+  EXPECT_GT(report->throttled, absl::Seconds(1));
+  // The commit latency is on by default, and its baseline comes back for
+  // the next slice.
+  EXPECT_GT(report->commit_latency_baseline, absl::ZeroDuration());
+  EXPECT_EQ(Mismatches("users", "login_name", "username"), 0);
+  bool told = false;
+  for (const std::string& line : notes.lines) {
+    told |= line.find("pacing: replication lag of ") == 0;
+  }
+  EXPECT_TRUE(told) << absl::StrJoin(notes.lines, "\n");
 }
 
 TEST_P(ThrottleTest, ProbeSlowerThanMaxLatencyHoldsWrites) {

@@ -1,0 +1,269 @@
+#include "backfill/pacing.h"
+
+#include <algorithm>
+#include <memory>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "throttle/lag_trend.h"
+#include "throttle/pace.h"
+
+namespace backfill {
+namespace {
+
+// The throttle query and the load variables: a user's query may cost more
+// than a heartbeat read, and SHOW GLOBAL STATUS reads every variable.
+constexpr absl::Duration kSlowSignalInterval = absl::Milliseconds(250);
+
+absl::Status BadFlag(absl::string_view flag, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(flag, ": ", why));
+}
+
+// `status` from a signal factory, as bad input naming the flag it came from.
+absl::Status FlagError(absl::string_view flag, const absl::Status& status) {
+  return absl::Status(absl::IsUnavailable(status)
+                          ? absl::StatusCode::kInvalidArgument
+                          : status.code(),
+                      absl::StrCat(flag, ": ", status.message()));
+}
+
+}  // namespace
+
+CommitLatencyLimit PacingOptions::DefaultCommitLatency() {
+  CommitLatencyLimit limit;
+  limit.enabled = true;
+  limit.factor = 2;
+  return limit;
+}
+
+void Pacing::Start(Observer* observer) {
+  if (pacer == nullptr) return;
+  pacer->Start();
+  const CommitLatency* c = pacer->commit_latency();
+  if (c == nullptr || observer == nullptr) return;
+  if (c->baseline().has_value()) {
+    observer->OnNote(c->Describe());
+  } else {
+    observer->OnWarning(
+        "commit latency: no quiet baseline (the heartbeat's writes failed); "
+        "writes hold until they succeed");
+  }
+}
+
+void Pacing::Stop() {
+  if (pacer != nullptr) pacer->Stop();
+}
+
+const CommitLatency* Pacing::commit_latency() const {
+  return pacer != nullptr ? pacer->commit_latency() : nullptr;
+}
+
+absl::Duration ChunkTimeForReplicas(const PacingOptions& s, DatabaseKind kind,
+                                    absl::Duration target, bool target_given,
+                                    std::vector<std::string>* notes) {
+  if (kind != DatabaseKind::kMysql || s.replicas.empty() ||
+      target == absl::ZeroDuration()) {
+    return target;
+  }
+  const absl::Duration cap = s.lag.max_lag / 10;
+  if (target <= cap) return target;
+  if (target_given) {
+    notes->push_back(absl::StrCat(
+        "--target-chunk-time ", absl::FormatDuration(target),
+        ": each chunk can hold a MySQL replica about that long behind (a "
+        "replica applies a chunk only once it is committed), so --max-lag ",
+        absl::FormatDuration(s.lag.max_lag), " may be overshot; ",
+        absl::FormatDuration(cap), " or less avoids that"));
+    return target;
+  }
+  notes->push_back(absl::StrCat(
+      "chunks sized to take ", absl::FormatDuration(cap), ", not ",
+      absl::FormatDuration(target),
+      ": a MySQL replica applies a chunk only "
+      "once committed, so each holds it about one chunk time behind; a tenth "
+      "of --max-lag leaves room under the limit (--target-chunk-time "
+      "overrides)"));
+  return cap;
+}
+
+std::vector<std::string> DescribePacing(const PacingOptions& s) {
+  std::vector<std::string> out;
+  const CommitLatencyLimit& c = s.commit_latency;
+  if (c.enabled) {
+    out.push_back(absl::StrCat(
+        "commit latency: the p95 of a one-row write and commit on the "
+        "primary, at most ",
+        c.factor > 0 ? absl::StrCat(FormatQuantity(c.factor, ""),
+                                    "x its quiet baseline (measured for ",
+                                    absl::FormatDuration(c.baseline_time),
+                                    " before the first chunk, lowered when "
+                                    "the run reads below it)")
+                     : absl::FormatDuration(c.max),
+        "; --max-commit-latency 0 turns it off"));
+  }
+  for (const std::string& r : s.replicas) {
+    absl::StatusOr<std::string> label = ReplicaLabel(r);
+    out.push_back(absl::StrCat("replication lag of ",
+                               label.ok() ? label->substr(8) : "?", " up to ",
+                               absl::FormatDuration(s.lag.max_lag)));
+  }
+  for (const LoadLimit& l : s.load) {
+    std::string line = absl::StrCat("load ", l.variable);
+    if (l.max > 0) absl::StrAppend(&line, " up to ", FormatQuantity(l.max, ""));
+    if (l.critical > 0) {
+      absl::StrAppend(&line, l.max > 0 ? ", " : " ", "critical at ",
+                      FormatQuantity(l.critical, ""));
+    }
+    out.push_back(line);
+  }
+  if (s.max_latency > absl::ZeroDuration()) {
+    out.push_back(absl::StrCat("probe latency p95 up to ",
+                               absl::FormatDuration(s.max_latency)));
+  }
+  if (!s.throttle_query.empty()) {
+    out.push_back(absl::StrCat("throttle query below ",
+                               FormatQuantity(s.throttle_threshold, "")));
+  }
+  if (s.max_rows_per_second > 0) {
+    out.push_back(absl::StrCat(
+        "at most ", FormatQuantity(s.max_rows_per_second, ""), " rows/s"));
+  }
+  if (!out.empty() &&
+      (c.enabled || !s.replicas.empty() || !s.load.empty() ||
+       s.max_latency > absl::ZeroDuration() || !s.throttle_query.empty())) {
+    PaceOptions pace;
+    out.push_back(absl::StrCat(
+        "the pace is unlimited until a signal passes ",
+        FormatQuantity(pace.target_utilisation * 100, ""),
+        "% of its limit, then follows the one nearest its limit; writes pause "
+        "at a limit"));
+  }
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<Pacing>> OpenPacing(
+    const PacingOptions& s, const ConnectOptions& primary,
+    const std::string& job, absl::Duration target_chunk_time, Clock* clock) {
+  absl::StatusOr<Dsn> primary_dsn = ParseDsn(primary.dsn);
+  if (!primary_dsn.ok()) return primary_dsn.status();
+  const bool postgres = primary_dsn->kind == DatabaseKind::kPostgres;
+  auto pacing = std::make_unique<Pacing>();
+  std::vector<std::unique_ptr<Signal>> signals;
+  bool heartbeat = false;
+
+  const bool watch_lag = s.lag.max_lag > absl::ZeroDuration();
+  for (const std::string& uri : s.replicas) {
+    absl::StatusOr<Dsn> dsn = ParseDsn(uri);
+    if (!dsn.ok()) return FlagError("--replica", dsn.status());
+    if (dsn->kind != primary_dsn->kind) {
+      return BadFlag("--replica", "must be the same kind of database as --dsn");
+    }
+    ConnectOptions options;
+    options.dsn = uri;
+    // The replica's own password first (its DSN), then --password-file's.
+    options.default_password = primary.password;
+    options.defaults_file = primary.defaults_file;
+    absl::StatusOr<std::unique_ptr<Signal>> lag =
+        OpenReplicaLagSignal(options, job, s.lag);
+    if (!lag.ok()) {
+      absl::StatusOr<std::string> label = ReplicaLabel(uri);
+      return FlagError(absl::StrCat("--replica ", label.ok() ? *label : "?"),
+                       lag.status());
+    }
+    LagTrend::Options trend;
+    if (target_chunk_time > absl::ZeroDuration()) {
+      trend.horizon = target_chunk_time;
+    }
+    signals.push_back(
+        std::make_unique<TrendingLagSignal>(*std::move(lag), clock, trend));
+    heartbeat = true;
+  }
+  if (postgres) {
+    const bool time = s.replicas.empty() && watch_lag;
+    absl::StatusOr<std::vector<std::unique_ptr<Signal>>> own =
+        OpenPrimaryLagSignals(primary, s.lag, time);
+    if (!own.ok()) return own.status();
+    if ((time || s.lag.max_lag_bytes > 0) && own->empty()) {
+      pacing->notes.push_back(
+          "no standby is connected (pg_stat_replication is empty): "
+          "replication lag is not watched");
+    }
+    heartbeat |= !own->empty();
+    for (auto& signal : *own) signals.push_back(std::move(signal));
+  } else if (s.replicas.empty()) {
+    if (s.lag_explicit || s.lag.max_lag_bytes > 0) {
+      absl::StatusOr<std::vector<std::unique_ptr<Signal>>> own =
+          OpenPrimaryLagSignals(primary, s.lag, watch_lag);
+      if (!own.ok()) {
+        return absl::InvalidArgumentError(std::string(own.status().message()));
+      }
+    } else if (watch_lag) {
+      pacing->notes.push_back(
+          "replication lag is not watched: a MySQL primary cannot see its "
+          "replicas' lag; give --replica URI for each replica");
+    }
+  } else if (s.lag.max_lag_bytes > 0) {
+    return BadFlag("--max-lag-bytes", "is PostgreSQL only");
+  }
+
+  if (s.max_latency > absl::ZeroDuration()) {
+    absl::StatusOr<std::unique_ptr<Signal>> probe =
+        OpenProbeSignal(primary, s.probe_query, s.max_latency, clock);
+    if (!probe.ok()) return probe.status();
+    signals.push_back(*std::move(probe));
+  }
+  std::vector<std::unique_ptr<Signal>> slow;  // read every 250ms
+  if (!s.throttle_query.empty()) {
+    absl::StatusOr<std::unique_ptr<Signal>> query = OpenThrottleQuerySignal(
+        primary, s.throttle_query, s.throttle_threshold);
+    if (!query.ok()) return query.status();
+    slow.push_back(*std::move(query));
+  }
+  absl::StatusOr<std::vector<std::unique_ptr<Signal>>> load =
+      OpenLoadSignals(primary, s.load);
+  if (!load.ok()) return load.status();
+  for (auto& signal : *load) slow.push_back(std::move(signal));
+  // The commit latency is timed on the heartbeat, which then runs for it
+  // alone if nothing else needs it.
+  heartbeat |= s.commit_latency.enabled;
+
+  if (signals.empty() && slow.empty() && !heartbeat &&
+      s.max_rows_per_second <= 0) {
+    return pacing;
+  }
+  ThrottleOptions options;
+  options.clock = clock;
+  options.max_rows_per_second = s.max_rows_per_second;
+  options.ignore_unreadable_replicas = s.ignore_unreachable_replicas;
+  if (!signals.empty() || !slow.empty() || heartbeat) {
+    options.pace = PaceOptions();
+  }
+  if (s.max_latency > absl::ZeroDuration()) {
+    // A probe may legitimately take up to its timeout: do not call it stale
+    // before that.
+    options.staleness_limit =
+        std::max(options.staleness_limit,
+                 ProbeTimeout(s.max_latency) + absl::Seconds(1));
+  }
+  pacing->controller = std::make_unique<ThrottleController>(options);
+  if (!options.pace.has_value()) return pacing;
+  PacerOptions pacer_options;
+  pacer_options.clock = clock;
+  pacer_options.commit_latency = s.commit_latency;
+  pacing->pacer =
+      std::make_unique<Pacer>(pacing->controller.get(), pacer_options);
+  if (heartbeat) {
+    absl::StatusOr<std::unique_ptr<Heartbeat>> beat =
+        OpenHeartbeat(primary, job);
+    if (!beat.ok()) return beat.status();
+    pacing->pacer->SetHeartbeat(*std::move(beat));
+  }
+  for (auto& signal : signals) pacing->pacer->AddSignal(std::move(signal));
+  for (auto& signal : slow) {
+    pacing->pacer->AddSignal(std::move(signal), kSlowSignalInterval);
+  }
+  return pacing;
+}
+
+}  // namespace backfill
