@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "engine/key.h"
 
@@ -40,7 +40,8 @@ struct Checkpoint {
   std::optional<Key> last_key;
   int64_t rows_estimate = 0;  // walked rows expected, from the planner
   int64_t rows_walked = 0;    // rows of the walked table covered so far
-  int64_t rows_written = 0;   // rows actually changed (the guard skips equal rows)
+  int64_t rows_written =
+      0;  // rows actually changed (the guard skips equal rows)
   int64_t chunks = 0;
   JobState state = JobState::kRunning;
   bool pause_requested = false;

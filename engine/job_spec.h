@@ -3,11 +3,11 @@
 
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace backfill {
 
@@ -77,7 +77,8 @@ absl::StatusOr<Assignment> ParseAssignment(absl::string_view text);
 absl::StatusOr<std::vector<Assignment>> ParseColumnList(absl::string_view text);
 
 // Parses --key, "a, b".
-absl::StatusOr<std::vector<std::string>> ParseKeyColumns(absl::string_view text);
+absl::StatusOr<std::vector<std::string>> ParseKeyColumns(
+    absl::string_view text);
 
 // Checks what can be checked without a database: the fields each shape needs
 // are present and no others, no column is assigned twice, every SQL fragment
@@ -89,7 +90,8 @@ absl::Status ValidateJobSpec(const JobSpec& spec);
 std::string DefaultJobName(const JobSpec& spec);
 
 // A canonical one-line description of the spec, e.g.
-// `join repo from star on (star.repo_name = repo.repo_name) set star_count = (star.star_count)`.
+// `join repo from star on (star.repo_name = repo.repo_name) set star_count =
+// (star.star_count)`.
 std::string DescribeJobSpec(const JobSpec& spec);
 
 // Stable fingerprint of DescribeJobSpec (16 hex digits, FNV-1a 64): equal

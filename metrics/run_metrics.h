@@ -16,8 +16,8 @@ namespace backfill {
 
 class ThrottleController;
 
-// The Prometheus series of one backfill run (docs/DESIGN.md "Metrics"), fed as an
-// Observer of the run and, at each scrape, from the throttle controller.
+// The Prometheus series of one backfill run (docs/DESIGN.md "Metrics"), fed as
+// an Observer of the run and, at each scrape, from the throttle controller.
 // Every series carries the label job="<job name>". Counters count this
 // process's run only (they start at 0, as Prometheus expects of a restarted
 // target); backfill_progress_ratio carries the whole job's progress.

@@ -144,8 +144,8 @@ struct WaitResult {
   absl::Duration waited = absl::ZeroDuration();  // by the injected clock
 };
 
-// The pacing controller (docs/DESIGN.md "Pacing"): pure logic, no I/O, time from
-// an injected Clock.
+// The pacing controller (docs/DESIGN.md "Pacing"): pure logic, no I/O, time
+// from an injected Clock.
 //
 // Inputs:
 //   - Update(name, reading) from the signal poller thread(s), one call per

@@ -177,12 +177,12 @@ TEST_P(InvariantsTest, SigtermStopsAtAChunkBoundaryAndResumes) {
 TEST_P(InvariantsTest, MaxDurationEndsASliceWithExitFiveAndTheNextGoesOn) {
   CreateUsers(db_.get(), 200000);
   const auto t0 = std::chrono::steady_clock::now();
-  CliResult slice = RunCli(UsersRunArgs(
-      db_->dsn(), {"--max-duration", "1s", "--max-rows-per-second", "20000",
-                   "--max-commit-latency", "0"}));
-  const double took = std::chrono::duration<double>(
-                          std::chrono::steady_clock::now() - t0)
-                          .count();
+  CliResult slice = RunCli(
+      UsersRunArgs(db_->dsn(), {"--max-duration", "1s", "--max-rows-per-second",
+                                "20000", "--max-commit-latency", "0"}));
+  const double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
   ASSERT_EQ(slice.exit_code, 5) << slice.err;
   EXPECT_LT(took, 10) << "the slice did not end near its duration";
   const int64_t walked = db_->QueryInt(
@@ -195,8 +195,7 @@ TEST_P(InvariantsTest, MaxDurationEndsASliceWithExitFiveAndTheNextGoesOn) {
 
   CliResult rest = Run(kUsersJob);
   ASSERT_EQ(rest.exit_code, 0) << rest.err;
-  EXPECT_NE(rest.err.find("resuming after key"), std::string::npos)
-      << rest.err;
+  EXPECT_NE(rest.err.find("resuming after key"), std::string::npos) << rest.err;
   EXPECT_EQ(Mismatches("users", "login_name", "username"), 0);
 }
 
@@ -204,8 +203,7 @@ TEST_P(InvariantsTest, MaxDurationThatIsNotADurationIsBadInput) {
   CreateUsers(db_.get(), 100);
   CliResult r = RunCli(UsersRunArgs(db_->dsn(), {"--max-duration", "soon"}));
   EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_NE(r.err.find("--max-duration: \"soon\""), std::string::npos)
-      << r.err;
+  EXPECT_NE(r.err.find("--max-duration: \"soon\""), std::string::npos) << r.err;
   EXPECT_EQ(db_->QueryInt("SELECT count(*) FROM users WHERE login_name IS "
                           "NOT NULL"),
             0);
@@ -286,8 +284,8 @@ TEST_P(InvariantsTest, DryRunShowsTheChunkTimeForReplicas) {
   }
 }
 
-// --config FILE (docs/DESIGN.md "Command line") reaches `run`: its --where limits
-// the rows written, a flag on the command line beats the file, and a
+// --config FILE (docs/DESIGN.md "Command line") reaches `run`: its --where
+// limits the rows written, a flag on the command line beats the file, and a
 // misspelled key is bad input with nothing written. (CLI11 reads config files
 // for the main app only; this once went unread.)
 TEST_P(InvariantsTest, ConfigFileFlagsApplyAndTheCommandLineWins) {

@@ -1,6 +1,6 @@
-// docs/DESIGN.md invariant 4: kill -9 at random points; after each kill the data
-// matches the committed checkpoint exactly, and the final data is exact. The
-// total rows rewritten stay within N plus one chunk per kill.
+// docs/DESIGN.md invariant 4: kill -9 at random points; after each kill the
+// data matches the committed checkpoint exactly, and the final data is exact.
+// The total rows rewritten stay within N plus one chunk per kill.
 
 #include <signal.h>
 
@@ -20,13 +20,25 @@ TEST_P(KillResumeTest, KillNineAtRandomPointsThenResume) {
   constexpr int64_t kRows = 300000;
   constexpr int64_t kChunk = 1000;
   constexpr int kKills = 4;
-  db_->Exec("CREATE TABLE users (id BIGINT PRIMARY KEY, username VARCHAR(64), "
-            "login_name VARCHAR(64))");
-  db_->Exec(db_->InsertSeries("users", "id, username", kRows, "g, concat('user', g)"));
+  db_->Exec(
+      "CREATE TABLE users (id BIGINT PRIMARY KEY, username VARCHAR(64), "
+      "login_name VARCHAR(64))");
+  db_->Exec(db_->InsertSeries("users", "id, username", kRows,
+                              "g, concat('user', g)"));
   const int64_t updated_before = db_->RowsUpdated("users");
-  const std::vector<std::string> args = {
-      "run", "--dsn", db_->dsn(), "--table", "users", "--set", "login_name = username",
-      "--chunk-rows", absl::StrCat(kChunk), "--target-chunk-time", "0", "--log-format", "text"};
+  const std::vector<std::string> args = {"run",
+                                         "--dsn",
+                                         db_->dsn(),
+                                         "--table",
+                                         "users",
+                                         "--set",
+                                         "login_name = username",
+                                         "--chunk-rows",
+                                         absl::StrCat(kChunk),
+                                         "--target-chunk-time",
+                                         "0",
+                                         "--log-format",
+                                         "text"};
 
   std::mt19937 rng(std::random_device{}());
   int kills = 0;
@@ -42,7 +54,8 @@ TEST_P(KillResumeTest, KillNineAtRandomPointsThenResume) {
     ExpectDataMatchesCheckpoint("users", "users", "login_name", "username");
     if (HasFailure()) return;
   }
-  ASSERT_GT(kills, 0) << "the run finished before the first kill; make the table bigger";
+  ASSERT_GT(kills, 0)
+      << "the run finished before the first kill; make the table bigger";
 
   CliResult final_run = RunCli(args);
   ASSERT_EQ(final_run.exit_code, 0) << final_run.err;

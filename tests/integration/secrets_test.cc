@@ -1,5 +1,5 @@
-// docs/DESIGN.md invariant 9: a password planted in the DSN never appears in any
-// output, error, `status`, JSON event, or the process's command line.
+// docs/DESIGN.md invariant 9: a password planted in the DSN never appears in
+// any output, error, `status`, JSON event, or the process's command line.
 
 #include <chrono>
 #include <thread>
@@ -16,9 +16,11 @@ constexpr char kPlanted[] = "Pl4nted-S3cret-xyzzy";
 
 TEST_P(SecretsTest, PlantedPasswordAppearsNowhere) {
   const std::string dsn = db_->CreateUser("bf_planted", kPlanted);
-  db_->Exec("CREATE TABLE users (id BIGINT PRIMARY KEY, username VARCHAR(64), "
-            "login_name VARCHAR(64))");
-  db_->Exec(db_->InsertSeries("users", "id, username", 100000, "g, concat('u', g)"));
+  db_->Exec(
+      "CREATE TABLE users (id BIGINT PRIMARY KEY, username VARCHAR(64), "
+      "login_name VARCHAR(64))");
+  db_->Exec(
+      db_->InsertSeries("users", "id, username", 100000, "g, concat('u', g)"));
 
   std::vector<std::string> outputs;
   auto collect = [&](const CliResult& r) {
@@ -27,8 +29,9 @@ TEST_P(SecretsTest, PlantedPasswordAppearsNowhere) {
   };
 
   // A running job: its command line, as `ps` shows it, and its events.
-  CliProcess running({"run", "--dsn", dsn, "--table", "users", "--set", "login_name = username",
-                      "--chunk-rows", "500", "--target-chunk-time", "0", "--log-format", "json"});
+  CliProcess running({"run", "--dsn", dsn, "--table", "users", "--set",
+                      "login_name = username", "--chunk-rows", "500",
+                      "--target-chunk-time", "0", "--log-format", "json"});
   // Read /proc/PID/cmdline until the process has rewritten its argv (the
   // DSN then shows "***"), at most 10 s even on a loaded machine.
   std::string cmdline;
@@ -46,15 +49,17 @@ TEST_P(SecretsTest, PlantedPasswordAppearsNowhere) {
   collect(run);
 
   for (const std::string& format : {"text", "json"}) {
-    collect(RunCli({"run", "--dsn", dsn, "--table", "users", "--set", "login_name = username",
-                    "--restart", "--log-format", format}));
+    collect(
+        RunCli({"run", "--dsn", dsn, "--table", "users", "--set",
+                "login_name = username", "--restart", "--log-format", format}));
   }
-  collect(RunCli({"run", "--dsn", dsn, "--table", "users", "--set", "login_name = username",
-                  "--dry-run"}));
+  collect(RunCli({"run", "--dsn", dsn, "--table", "users", "--set",
+                  "login_name = username", "--dry-run"}));
   collect(RunCli({"status", "--dsn", dsn}));
   collect(RunCli({"status", "--dsn", dsn, "--json"}));
   // Failures: a bad column, a bad flag next to the DSN, a wrong database.
-  collect(RunCli({"run", "--dsn", dsn, "--table", "users", "--set", "nosuch = 1"}));
+  collect(
+      RunCli({"run", "--dsn", dsn, "--table", "users", "--set", "nosuch = 1"}));
   collect(RunCli({"run", "--dsn", dsn, "--bogus-flag", "--table", "users"}));
   collect(RunCli({"status", "--dsn", dsn + "_missing_db"}));
 
@@ -62,8 +67,8 @@ TEST_P(SecretsTest, PlantedPasswordAppearsNowhere) {
   for (const std::string& o : outputs) {
     EXPECT_FALSE(absl::StrContains(o, kPlanted)) << o;
   }
-  EXPECT_FALSE(absl::StrContains(*db_->Query("SELECT max(spec) FROM backfill_checkpoints"),
-                                 kPlanted));
+  EXPECT_FALSE(absl::StrContains(
+      *db_->Query("SELECT max(spec) FROM backfill_checkpoints"), kPlanted));
 }
 
 TEST_P(SecretsTest, PasswordFileIsUsedInsteadOfTheDsn) {
@@ -74,13 +79,15 @@ TEST_P(SecretsTest, PasswordFileIsUsedInsteadOfTheDsn) {
   int fd = mkstemp(path);
   ASSERT_GE(fd, 0);
   std::string content = std::string(kPlanted) + "\n";
-  ASSERT_EQ(write(fd, content.data(), content.size()), static_cast<ssize_t>(content.size()));
+  ASSERT_EQ(write(fd, content.data(), content.size()),
+            static_cast<ssize_t>(content.size()));
   close(fd);
   std::string dsn = db_->dsn_with_password("not-the-password");
-  dsn.replace(dsn.find("://") + 3, dsn.find(':', dsn.find("://") + 3) - dsn.find("://") - 3,
+  dsn.replace(dsn.find("://") + 3,
+              dsn.find(':', dsn.find("://") + 3) - dsn.find("://") - 3,
               "bf_planted");
-  CliResult r = RunCli({"run", "--dsn", dsn, "--password-file", path, "--table", "t", "--set",
-                        "b = a"});
+  CliResult r = RunCli({"run", "--dsn", dsn, "--password-file", path, "--table",
+                        "t", "--set", "b = a"});
   std::remove(path);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(db_->QueryInt("SELECT count(*) FROM t WHERE b = a"), 100);
