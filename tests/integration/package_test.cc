@@ -94,7 +94,10 @@ TEST_P(PackageTest, JobRunnerBuiltAgainstTheInstalledPackageRunsInSlices) {
   auto [run_code, run_out] =
       Sh(absl::StrCat(Quote(build + "/job_runner"), " --dsn ",
                       Quote(db_->dsn()), " --table users --set ",
-                      Quote("login_name = username"), " --slice 200ms"));
+                      Quote("login_name = username"), " --slice 200ms",
+                      // Paced through the public API on the real replica.
+                      " --replica ", Quote(db_->replica_dsn()),
+                      " --max-lag 5s"));
   ASSERT_EQ(run_code, 0) << run_out;
   std::vector<std::string> lines =
       absl::StrSplit(run_out, '\n', absl::SkipEmpty());
