@@ -16,6 +16,12 @@ namespace {
 // than a heartbeat read, and SHOW GLOBAL STATUS reads every variable.
 constexpr absl::Duration kSlowSignalInterval = absl::Milliseconds(250);
 
+// Chunks under a rate on MySQL (ThrottleOptions::chunk_cap_time): a
+// hundredth of a second of it, at least 100 rows so that a slow pace does
+// not turn into a commit (a redo log flush) per handful of rows.
+constexpr absl::Duration kMysqlChunkCapTime = absl::Milliseconds(10);
+constexpr int64_t kMysqlChunkCapMinRows = 100;
+
 absl::Status BadFlag(absl::string_view flag, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat(flag, ": ", why));
 }
@@ -236,6 +242,10 @@ absl::StatusOr<std::unique_ptr<Pacing>> OpenPacing(
   options.clock = clock;
   options.max_rows_per_second = s.max_rows_per_second;
   options.ignore_unreadable_replicas = s.ignore_unreachable_replicas;
+  if (!postgres) {
+    options.chunk_cap_time = kMysqlChunkCapTime;
+    options.chunk_cap_min_rows = kMysqlChunkCapMinRows;
+  }
   if (!signals.empty() || !slow.empty() || heartbeat) {
     options.pace = PaceOptions();
   }

@@ -139,6 +139,10 @@ struct RunOptions {
   Clock* clock = nullptr;  // default: Clock::Real()
 };
 
+// kFailedPrecondition: job `job` has a checkpoint written by another spec
+// (`spec`, its description) and the run was not asked to restart.
+absl::Status SpecChangedError(absl::string_view job, absl::string_view spec);
+
 // A backfill job bound to one database connection.
 //
 // Typical use:

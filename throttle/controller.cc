@@ -268,7 +268,10 @@ int64_t ThrottleController::ChunkRowsCap() const {
   absl::MutexLock lock(&mu_);
   const double rate = RateLocked();
   if (rate == 0) return 0;
-  return std::max<int64_t>(1, static_cast<int64_t>(rate * 0.1));
+  return std::max<int64_t>(
+      std::max<int64_t>(1, options_.chunk_cap_min_rows),
+      static_cast<int64_t>(rate *
+                           absl::ToDoubleSeconds(options_.chunk_cap_time)));
 }
 
 void ThrottleController::RecordChunk(int64_t rows) {

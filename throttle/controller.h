@@ -51,6 +51,14 @@ struct ThrottleOptions {
   // bucket waits for a full bucket and leaves a debt the next chunk waits
   // off, so the long-run rate still holds.
   int64_t burst_rows = 0;
+  // ChunkRowsCap: a chunk under a rate covers at most this much time of it,
+  // and at least chunk_cap_min_rows. Defaults 100ms and 1 row. MySQL runs
+  // with 10ms and 100 rows (OpenPacing): one InnoDB primary core runs each
+  // chunk's statement to its end while the application's statements queue
+  // behind it, and at 10k rows/s 100-row chunks cost its p99 +16% where
+  // 1000-row chunks cost +202% (bench/RESULTS.md).
+  absl::Duration chunk_cap_time = absl::Milliseconds(100);
+  int64_t chunk_cap_min_rows = 1;
 
   // WaitUntilAllowed sleeps at most this long between re-checks, so it notices
   // a resume, a critical reading or cancellation within one step. Default
@@ -220,8 +228,9 @@ class ThrottleController {
   absl::Duration DelayFor(int64_t rows) const;
 
   // The most rows a chunk should cover under the rate in force (the pace, or
-  // the rows/s cap when lower): a tenth of a second of it, at least 1; 0
-  // when no rate is in force. A chunk sized for the target chunk time at
+  // the rows/s cap when lower): options.chunk_cap_time of it (a tenth of a
+  // second by default), at least options.chunk_cap_min_rows; 0 when no rate
+  // is in force. A chunk sized for the target chunk time at
   // full speed would otherwise go as one burst every few seconds, which the
   // application's commits feel as a stall.
   int64_t ChunkRowsCap() const;

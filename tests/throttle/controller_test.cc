@@ -430,6 +430,22 @@ TEST(ReadingTest, FloorCountsTheExcessOverQuiet) {
             "commit_latency p95 unreadable: invalid threshold 2ms");
 }
 
+TEST_F(ControllerTest, ChunkRowsCapFollowsItsTimeAndFloor) {
+  ThrottleOptions o = Options();
+  o.max_rows_per_second = 20000;
+  o.chunk_cap_time = absl::Milliseconds(10);
+  o.chunk_cap_min_rows = 100;
+  {
+    ThrottleController c(o);
+    EXPECT_EQ(c.ChunkRowsCap(), 200);  // a hundredth of a second of 20k
+  }
+  o.max_rows_per_second = 5000;
+  {
+    ThrottleController c(o);
+    EXPECT_EQ(c.ChunkRowsCap(), 100);  // 50 would be below the floor
+  }
+}
+
 TEST_F(ControllerTest, PaceSpacesChunksAndAccountsItsWaits) {
   ThrottleOptions o = Options();
   o.pace = Paced(1000);
