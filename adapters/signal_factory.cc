@@ -7,6 +7,7 @@
 #include "adapters/mysql/mysql_signals.h"
 #include "adapters/postgres/pg_conninfo.h"
 #include "adapters/postgres/pg_signals.h"
+#include "adapters/session_signals.h"
 #include "engine/probe_signal.h"
 
 namespace backfill {
@@ -14,6 +15,13 @@ namespace {
 
 absl::StatusOr<Dsn> Parse(const ConnectOptions& options) {
   return ParseDsn(options.dsn);
+}
+
+// Every signal statement is bounded by this (the probe by ProbeTimeout).
+constexpr absl::Duration kStatementTimeout = absl::Seconds(1);
+
+const SignalDialect& DialectOf(const Dsn& dsn) {
+  return dsn.kind == DatabaseKind::kPostgres ? pg::Signals() : mysql::Signals();
 }
 
 }  // namespace
@@ -39,10 +47,11 @@ absl::StatusOr<std::unique_ptr<Heartbeat>> OpenHeartbeat(
     const ConnectOptions& primary, const std::string& job) {
   absl::StatusOr<Dsn> dsn = Parse(primary);
   if (!dsn.ok()) return dsn.status();
-  if (dsn->kind == DatabaseKind::kPostgres) {
-    return pg::OpenHeartbeat(*dsn, primary, job);
-  }
-  return mysql::OpenHeartbeat(*dsn, primary, job);
+  const SignalDialect& d = DialectOf(*dsn);
+  absl::StatusOr<std::unique_ptr<SignalSession>> session =
+      d.open_session(*dsn, primary, SessionUse::kHeartbeat, kStatementTimeout);
+  if (!session.ok()) return session.status();
+  return OpenSessionHeartbeat(*std::move(session), d.heartbeat, job);
 }
 
 absl::StatusOr<std::unique_ptr<Signal>> OpenReplicaLagSignal(
@@ -52,11 +61,13 @@ absl::StatusOr<std::unique_ptr<Signal>> OpenReplicaLagSignal(
   if (!dsn.ok()) return dsn.status();
   absl::StatusOr<std::string> label = ReplicaLabel(replica.dsn);
   if (!label.ok()) return label.status();
-  std::string name = absl::StrCat("replication_lag ", *label);
-  if (dsn->kind == DatabaseKind::kPostgres) {
-    return pg::OpenReplicaLag(*dsn, replica, std::move(name), job, limits);
-  }
-  return mysql::OpenReplicaLag(*dsn, replica, std::move(name), job, limits);
+  const SignalDialect& d = DialectOf(*dsn);
+  absl::StatusOr<std::unique_ptr<SignalSession>> session =
+      d.open_session(*dsn, replica, SessionUse::kReplicaLag, kStatementTimeout);
+  if (!session.ok()) return session.status();
+  return OpenSessionReplicaLag(
+      *std::move(session), d.heartbeat,
+      label->substr(std::string_view("replica=").size()), job, limits);
 }
 
 absl::StatusOr<std::vector<std::unique_ptr<Signal>>> OpenPrimaryLagSignals(
@@ -86,11 +97,12 @@ absl::StatusOr<std::unique_ptr<Signal>> OpenProbeSignal(
     absl::Duration max_latency, Clock* clock) {
   absl::StatusOr<Dsn> dsn = Parse(primary);
   if (!dsn.ok()) return dsn.status();
-  const absl::Duration timeout = ProbeTimeout(max_latency);
+  absl::StatusOr<std::unique_ptr<SignalSession>> session =
+      DialectOf(*dsn).open_session(*dsn, primary, SessionUse::kReadOnly,
+                                   ProbeTimeout(max_latency));
+  if (!session.ok()) return session.status();
   absl::StatusOr<std::unique_ptr<Probe>> probe =
-      dsn->kind == DatabaseKind::kPostgres
-          ? pg::OpenProbe(*dsn, primary, sql, timeout)
-          : mysql::OpenProbe(*dsn, primary, sql, timeout);
+      OpenSessionProbe(*std::move(session), sql);
   if (!probe.ok()) return probe.status();
   return std::unique_ptr<Signal>(std::make_unique<ProbeLatencySignal>(
       *std::move(probe), max_latency, clock));
@@ -100,12 +112,21 @@ absl::StatusOr<std::vector<std::unique_ptr<Signal>>> OpenLoadSignals(
     const ConnectOptions& primary, const std::vector<LoadLimit>& limits) {
   absl::StatusOr<Dsn> dsn = Parse(primary);
   if (!dsn.ok()) return dsn.status();
+  const SignalDialect& d = DialectOf(*dsn);
   std::vector<std::unique_ptr<Signal>> out;
   for (const LoadLimit& limit : limits) {
+    absl::StatusOr<std::unique_ptr<SignalSession>> session =
+        d.open_session(*dsn, primary, SessionUse::kReadOnly, kStatementTimeout);
+    if (!session.ok()) return session.status();
+    if (d.check_load != nullptr) {
+      if (absl::Status s = d.check_load(**session, limit); !s.ok()) {
+        return absl::IsInvalidArgument(s) || absl::IsPermissionDenied(s)
+                   ? s
+                   : QueryError("load", s);
+      }
+    }
     absl::StatusOr<std::unique_ptr<Signal>> signal =
-        dsn->kind == DatabaseKind::kPostgres
-            ? pg::OpenLoad(*dsn, primary, limit)
-            : mysql::OpenLoad(*dsn, primary, limit);
+        OpenSessionLoad(*std::move(session), limit, d.load);
     if (!signal.ok()) return signal.status();
     out.push_back(*std::move(signal));
   }
@@ -116,10 +137,11 @@ absl::StatusOr<std::unique_ptr<Signal>> OpenThrottleQuerySignal(
     const ConnectOptions& primary, const std::string& sql, double threshold) {
   absl::StatusOr<Dsn> dsn = Parse(primary);
   if (!dsn.ok()) return dsn.status();
-  if (dsn->kind == DatabaseKind::kPostgres) {
-    return pg::OpenThrottleQuery(*dsn, primary, sql, threshold);
-  }
-  return mysql::OpenThrottleQuery(*dsn, primary, sql, threshold);
+  absl::StatusOr<std::unique_ptr<SignalSession>> session =
+      DialectOf(*dsn).open_session(*dsn, primary, SessionUse::kReadOnly,
+                                   kStatementTimeout);
+  if (!session.ok()) return session.status();
+  return OpenSessionThrottleQuery(*std::move(session), sql, threshold);
 }
 
 }  // namespace backfill

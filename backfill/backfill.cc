@@ -88,6 +88,53 @@ absl::StatusOr<RunReport> Run(const ConnectOptions& connect, JobSpec spec,
   return (*job)->Run(options);
 }
 
+absl::StatusOr<std::unique_ptr<Pacing>> OpenRunPacing(
+    const Job& job, const ConnectOptions& connect, const PacingOptions& pacing,
+    bool target_given, RunOptions* options) {
+  absl::StatusOr<Dsn> dsn = ParseDsn(connect.dsn);
+  if (!dsn.ok()) return dsn.status();
+  std::vector<std::string> notes;
+  ChunkSizerOptions& chunking = options->chunking;
+  chunking.target_chunk_time = ChunkTimeForReplicas(
+      pacing, dsn->kind, chunking.target_chunk_time, target_given, &notes);
+  Clock* clock = options->clock != nullptr ? options->clock : Clock::Real();
+  absl::StatusOr<std::unique_ptr<Pacing>> paced = OpenPacing(
+      pacing, connect, job.spec().job, chunking.target_chunk_time, clock);
+  if (!paced.ok()) return paced.status();
+  if (Observer* o = options->observer; o != nullptr) {
+    for (const std::string& line : DescribePacing(pacing)) {
+      o->OnNote(absl::StrCat("pacing: ", line));
+    }
+    for (const std::string& note : job.plan().notes) o->OnNote(note);
+    for (const std::string& note : (*paced)->notes) o->OnNote(note);
+    for (const std::string& note : notes) o->OnNote(note);
+  }
+  return paced;
+}
+
+absl::StatusOr<RunReport> RunPaced(Job& job, Pacing& pacing, RunOptions options,
+                                   RunMetrics* metrics) {
+  if (options.throttle != nullptr) {
+    return absl::InvalidArgumentError(
+        "RunOptions::throttle must be null when the run is paced");
+  }
+  options.throttle = pacing.controller.get();
+  if (metrics != nullptr) metrics->SetThrottle(options.throttle);
+  pacing.Start(options.observer);
+  const CommitLatency* c = pacing.commit_latency();
+  if (metrics != nullptr && c != nullptr && c->baseline().has_value()) {
+    metrics->SetCommitLatencyBaseline(*c->baseline());
+  }
+  absl::StatusOr<RunReport> report = job.Run(options);
+  pacing.Stop();
+  // The controller goes with `pacing`, before the caller's endpoint.
+  if (metrics != nullptr) metrics->SetThrottle(nullptr);
+  if (report.ok() && c != nullptr && c->baseline().has_value()) {
+    report->commit_latency_baseline = *c->baseline();
+  }
+  return report;
+}
+
 absl::StatusOr<RunReport> Run(const ConnectOptions& connect, JobSpec spec,
                               RunOptions options, const PacingOptions& pacing) {
   if (options.throttle != nullptr) {
@@ -97,34 +144,12 @@ absl::StatusOr<RunReport> Run(const ConnectOptions& connect, JobSpec spec,
   absl::StatusOr<std::unique_ptr<Job>> job =
       OpenJob(connect, std::move(spec), options.restart);
   if (!job.ok()) return job.status();
-  absl::StatusOr<Dsn> dsn = ParseDsn(connect.dsn);  // OpenJob parsed it
-  if (!dsn.ok()) return dsn.status();
-  std::vector<std::string> notes;
-  ChunkSizerOptions& chunking = options.chunking;
-  chunking.target_chunk_time = ChunkTimeForReplicas(
-      pacing, dsn->kind, chunking.target_chunk_time,
-      chunking.target_chunk_time != ChunkSizerOptions().target_chunk_time,
-      &notes);
-  Clock* clock = options.clock != nullptr ? options.clock : Clock::Real();
-  absl::StatusOr<std::unique_ptr<Pacing>> paced = OpenPacing(
-      pacing, connect, (*job)->spec().job, chunking.target_chunk_time, clock);
+  const bool target_given = options.chunking.target_chunk_time !=
+                            ChunkSizerOptions().target_chunk_time;
+  absl::StatusOr<std::unique_ptr<Pacing>> paced =
+      OpenRunPacing(**job, connect, pacing, target_given, &options);
   if (!paced.ok()) return paced.status();
-  if (Observer* o = options.observer; o != nullptr) {
-    for (const std::string& line : DescribePacing(pacing)) {
-      o->OnNote(absl::StrCat("pacing: ", line));
-    }
-    for (const std::string& note : (*paced)->notes) o->OnNote(note);
-    for (const std::string& note : notes) o->OnNote(note);
-  }
-  options.throttle = (*paced)->controller.get();
-  (*paced)->Start(options.observer);
-  absl::StatusOr<RunReport> report = (*job)->Run(options);
-  (*paced)->Stop();
-  const CommitLatency* c = (*paced)->commit_latency();
-  if (report.ok() && c != nullptr && c->baseline().has_value()) {
-    report->commit_latency_baseline = *c->baseline();
-  }
-  return report;
+  return RunPaced(**job, **paced, std::move(options));
 }
 
 }  // namespace backfill

@@ -124,6 +124,26 @@ absl::StatusOr<RunReport> Run(const ConnectOptions& connect, JobSpec spec,
 absl::StatusOr<RunReport> Run(const ConnectOptions& connect, JobSpec spec,
                               RunOptions options, const PacingOptions& pacing);
 
+// The two halves of the paced Run, for a caller that tells bad input from a
+// runtime failure by phase (the CLI's exit codes 2 and 1) or serves metrics.
+//
+// OpenRunPacing opens the signals `pacing` asks for on the primary of
+// `connect` for `job` (OpenPacing), cuts options->chunking's chunk time for
+// MySQL replicas unless `target_given` (ChunkTimeForReplicas), and tells
+// options->observer (may be null) what paces the run and what is not
+// watched. Writes nothing; its errors are bad input.
+absl::StatusOr<std::unique_ptr<Pacing>> OpenRunPacing(
+    const Job& job, const ConnectOptions& connect, const PacingOptions& pacing,
+    bool target_given, RunOptions* options);
+
+// RunPaced starts `pacing` (the commit latency's quiet baseline is measured
+// then), runs `job` under its controller (options.throttle must be null),
+// and stops it. `metrics` (may be null) reads the throttle's state at each
+// scrape while the run lasts, and the baseline. The report carries the
+// baseline for the next slice (RunReport::commit_latency_baseline).
+absl::StatusOr<RunReport> RunPaced(Job& job, Pacing& pacing, RunOptions options,
+                                   RunMetrics* metrics = nullptr);
+
 }  // namespace backfill
 
 #endif  // BACKFILL_BACKFILL_BACKFILL_H_

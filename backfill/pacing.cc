@@ -22,16 +22,19 @@ constexpr absl::Duration kSlowSignalInterval = absl::Milliseconds(250);
 constexpr absl::Duration kMysqlChunkCapTime = absl::Milliseconds(10);
 constexpr int64_t kMysqlChunkCapMinRows = 100;
 
-absl::Status BadFlag(absl::string_view flag, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat(flag, ": ", why));
+// Bad input, "<option>: <why>", naming the PacingOptions member
+// (pacing.h: OptionError).
+absl::Status BadOption(absl::string_view option, absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(option, ": ", why));
 }
 
-// `status` from a signal factory, as bad input naming the flag it came from.
-absl::Status FlagError(absl::string_view flag, const absl::Status& status) {
+// `status` from a signal factory, as bad input naming the option it came
+// from.
+absl::Status OptionError(absl::string_view option, const absl::Status& status) {
   return absl::Status(absl::IsUnavailable(status)
                           ? absl::StatusCode::kInvalidArgument
                           : status.code(),
-                      absl::StrCat(flag, ": ", status.message()));
+                      absl::StrCat(option, ": ", status.message()));
 }
 
 }  // namespace
@@ -148,22 +151,29 @@ std::vector<std::string> DescribePacing(const PacingOptions& s) {
   return out;
 }
 
-absl::StatusOr<std::unique_ptr<Pacing>> OpenPacing(
-    const PacingOptions& s, const ConnectOptions& primary,
-    const std::string& job, absl::Duration target_chunk_time, Clock* clock) {
-  absl::StatusOr<Dsn> primary_dsn = ParseDsn(primary.dsn);
-  if (!primary_dsn.ok()) return primary_dsn.status();
-  const bool postgres = primary_dsn->kind == DatabaseKind::kPostgres;
-  auto pacing = std::make_unique<Pacing>();
-  std::vector<std::unique_ptr<Signal>> signals;
-  bool heartbeat = false;
+namespace {
 
-  const bool watch_lag = s.lag.max_lag > absl::ZeroDuration();
+// The signals OpenPacing opens, before they are handed to a Pacer.
+struct OpenedSignals {
+  std::vector<std::unique_ptr<Signal>> fast;  // read every 100ms
+  std::vector<std::unique_ptr<Signal>> slow;  // read every 250ms
+  bool heartbeat = false;                     // something needs the heartbeat
+  std::vector<std::string> notes;
+};
+
+// One lag signal per replica, each read through a forecast over
+// `target_chunk_time`.
+absl::Status OpenReplicaSignals(const PacingOptions& s,
+                                const ConnectOptions& primary,
+                                DatabaseKind kind, const std::string& job,
+                                absl::Duration target_chunk_time, Clock* clock,
+                                OpenedSignals* out) {
   for (const std::string& uri : s.replicas) {
     absl::StatusOr<Dsn> dsn = ParseDsn(uri);
-    if (!dsn.ok()) return FlagError("--replica", dsn.status());
-    if (dsn->kind != primary_dsn->kind) {
-      return BadFlag("--replica", "must be the same kind of database as --dsn");
+    if (!dsn.ok()) return OptionError("replicas", dsn.status());
+    if (dsn->kind != kind) {
+      return BadOption("replicas",
+                       "must be the same kind of database as the primary");
     }
     ConnectOptions options;
     options.dsn = uri;
@@ -174,29 +184,39 @@ absl::StatusOr<std::unique_ptr<Pacing>> OpenPacing(
         OpenReplicaLagSignal(options, job, s.lag);
     if (!lag.ok()) {
       absl::StatusOr<std::string> label = ReplicaLabel(uri);
-      return FlagError(absl::StrCat("--replica ", label.ok() ? *label : "?"),
-                       lag.status());
+      return OptionError(
+          absl::StrCat("replicas ", label.ok() ? label->substr(8) : "?"),
+          lag.status());
     }
     LagTrend::Options trend;
     if (target_chunk_time > absl::ZeroDuration()) {
       trend.horizon = target_chunk_time;
     }
-    signals.push_back(
+    out->fast.push_back(
         std::make_unique<TrendingLagSignal>(*std::move(lag), clock, trend));
-    heartbeat = true;
+    out->heartbeat = true;
   }
-  if (postgres) {
+  return absl::OkStatus();
+}
+
+// The lag the primary sees itself: pg_stat_replication on PostgreSQL; on
+// MySQL nothing (a note, or bad input when lag limits were asked for).
+absl::Status OpenPrimarySignals(const PacingOptions& s,
+                                const ConnectOptions& primary,
+                                DatabaseKind kind, OpenedSignals* out) {
+  const bool watch_lag = s.lag.max_lag > absl::ZeroDuration();
+  if (kind == DatabaseKind::kPostgres) {
     const bool time = s.replicas.empty() && watch_lag;
     absl::StatusOr<std::vector<std::unique_ptr<Signal>>> own =
         OpenPrimaryLagSignals(primary, s.lag, time);
     if (!own.ok()) return own.status();
     if ((time || s.lag.max_lag_bytes > 0) && own->empty()) {
-      pacing->notes.push_back(
+      out->notes.push_back(
           "no standby is connected (pg_stat_replication is empty): "
           "replication lag is not watched");
     }
-    heartbeat |= !own->empty();
-    for (auto& signal : *own) signals.push_back(std::move(signal));
+    out->heartbeat |= !own->empty();
+    for (auto& signal : *own) out->fast.push_back(std::move(signal));
   } else if (s.replicas.empty()) {
     if (s.lag_explicit || s.lag.max_lag_bytes > 0) {
       absl::StatusOr<std::vector<std::unique_ptr<Signal>>> own =
@@ -205,50 +225,50 @@ absl::StatusOr<std::unique_ptr<Pacing>> OpenPacing(
         return absl::InvalidArgumentError(std::string(own.status().message()));
       }
     } else if (watch_lag) {
-      pacing->notes.push_back(
+      out->notes.push_back(
           "replication lag is not watched: a MySQL primary cannot see its "
           "replicas' lag; give --replica URI for each replica");
     }
   } else if (s.lag.max_lag_bytes > 0) {
-    return BadFlag("--max-lag-bytes", "is PostgreSQL only");
+    return BadOption("lag.max_lag_bytes", "is PostgreSQL only");
   }
+  return absl::OkStatus();
+}
 
+// The probe, the throttle query and the load variables.
+absl::Status OpenQuerySignals(const PacingOptions& s,
+                              const ConnectOptions& primary, Clock* clock,
+                              OpenedSignals* out) {
   if (s.max_latency > absl::ZeroDuration()) {
     absl::StatusOr<std::unique_ptr<Signal>> probe =
         OpenProbeSignal(primary, s.probe_query, s.max_latency, clock);
     if (!probe.ok()) return probe.status();
-    signals.push_back(*std::move(probe));
+    out->fast.push_back(*std::move(probe));
   }
-  std::vector<std::unique_ptr<Signal>> slow;  // read every 250ms
   if (!s.throttle_query.empty()) {
     absl::StatusOr<std::unique_ptr<Signal>> query = OpenThrottleQuerySignal(
         primary, s.throttle_query, s.throttle_threshold);
     if (!query.ok()) return query.status();
-    slow.push_back(*std::move(query));
+    out->slow.push_back(*std::move(query));
   }
   absl::StatusOr<std::vector<std::unique_ptr<Signal>>> load =
       OpenLoadSignals(primary, s.load);
   if (!load.ok()) return load.status();
-  for (auto& signal : *load) slow.push_back(std::move(signal));
-  // The commit latency is timed on the heartbeat, which then runs for it
-  // alone if nothing else needs it.
-  heartbeat |= s.commit_latency.enabled;
+  for (auto& signal : *load) out->slow.push_back(std::move(signal));
+  return absl::OkStatus();
+}
 
-  if (signals.empty() && slow.empty() && !heartbeat &&
-      s.max_rows_per_second <= 0) {
-    return pacing;
-  }
+ThrottleOptions ControllerOptions(const PacingOptions& s, DatabaseKind kind,
+                                  bool paced, Clock* clock) {
   ThrottleOptions options;
   options.clock = clock;
   options.max_rows_per_second = s.max_rows_per_second;
   options.ignore_unreadable_replicas = s.ignore_unreachable_replicas;
-  if (!postgres) {
+  if (kind == DatabaseKind::kMysql) {
     options.chunk_cap_time = kMysqlChunkCapTime;
     options.chunk_cap_min_rows = kMysqlChunkCapMinRows;
   }
-  if (!signals.empty() || !slow.empty() || heartbeat) {
-    options.pace = PaceOptions();
-  }
+  if (paced) options.pace = PaceOptions();
   if (s.max_latency > absl::ZeroDuration()) {
     // A probe may legitimately take up to its timeout: do not call it stale
     // before that.
@@ -256,23 +276,74 @@ absl::StatusOr<std::unique_ptr<Pacing>> OpenPacing(
         std::max(options.staleness_limit,
                  ProbeTimeout(s.max_latency) + absl::Seconds(1));
   }
-  pacing->controller = std::make_unique<ThrottleController>(options);
-  if (!options.pace.has_value()) return pacing;
+  return options;
+}
+
+// The Pacer that feeds `controller` from `opened` (and the heartbeat).
+absl::StatusOr<std::unique_ptr<Pacer>> OpenPacer(const PacingOptions& s,
+                                                 const ConnectOptions& primary,
+                                                 const std::string& job,
+                                                 ThrottleController* controller,
+                                                 Clock* clock,
+                                                 OpenedSignals opened) {
   PacerOptions pacer_options;
   pacer_options.clock = clock;
   pacer_options.commit_latency = s.commit_latency;
-  pacing->pacer =
-      std::make_unique<Pacer>(pacing->controller.get(), pacer_options);
-  if (heartbeat) {
+  if (s.commit_latency.enabled) {
+    pacer_options.heartbeat_interval = CommitLatencyLimit::kBeatInterval;
+  }
+  auto pacer = std::make_unique<Pacer>(controller, pacer_options);
+  if (opened.heartbeat) {
     absl::StatusOr<std::unique_ptr<Heartbeat>> beat =
         OpenHeartbeat(primary, job);
     if (!beat.ok()) return beat.status();
-    pacing->pacer->SetHeartbeat(*std::move(beat));
+    pacer->SetHeartbeat(*std::move(beat));
   }
-  for (auto& signal : signals) pacing->pacer->AddSignal(std::move(signal));
-  for (auto& signal : slow) {
-    pacing->pacer->AddSignal(std::move(signal), kSlowSignalInterval);
+  for (auto& signal : opened.fast) pacer->AddSignal(std::move(signal));
+  for (auto& signal : opened.slow) {
+    pacer->AddSignal(std::move(signal), kSlowSignalInterval);
   }
+  return pacer;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Pacing>> OpenPacing(
+    const PacingOptions& s, const ConnectOptions& primary,
+    const std::string& job, absl::Duration target_chunk_time, Clock* clock) {
+  absl::StatusOr<Dsn> primary_dsn = ParseDsn(primary.dsn);
+  if (!primary_dsn.ok()) return primary_dsn.status();
+  const DatabaseKind kind = primary_dsn->kind;
+  OpenedSignals opened;
+  if (absl::Status st = OpenReplicaSignals(s, primary, kind, job,
+                                           target_chunk_time, clock, &opened);
+      !st.ok()) {
+    return st;
+  }
+  if (absl::Status st = OpenPrimarySignals(s, primary, kind, &opened);
+      !st.ok()) {
+    return st;
+  }
+  if (absl::Status st = OpenQuerySignals(s, primary, clock, &opened);
+      !st.ok()) {
+    return st;
+  }
+  // The commit latency is timed on the heartbeat, which then runs for it
+  // alone if nothing else needs it.
+  opened.heartbeat |= s.commit_latency.enabled;
+
+  auto pacing = std::make_unique<Pacing>();
+  pacing->notes = std::move(opened.notes);
+  const bool paced =
+      !opened.fast.empty() || !opened.slow.empty() || opened.heartbeat;
+  if (!paced && s.max_rows_per_second <= 0) return pacing;
+  pacing->controller = std::make_unique<ThrottleController>(
+      ControllerOptions(s, kind, paced, clock));
+  if (!paced) return pacing;
+  absl::StatusOr<std::unique_ptr<Pacer>> pacer = OpenPacer(
+      s, primary, job, pacing->controller.get(), clock, std::move(opened));
+  if (!pacer.ok()) return pacer.status();
+  pacing->pacer = *std::move(pacer);
   return pacing;
 }
 

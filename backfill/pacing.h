@@ -117,7 +117,11 @@ struct Pacing {
 //   - commit latency: timed on the heartbeat, which runs for it alone when
 //     nothing else needs it.
 // Errors are bad input: bad DSNs, a replica of another kind, rejected
-// credentials, a failing query. Nothing is started (Pacing::Start).
+// credentials, a failing query. Their messages begin with the PacingOptions
+// member they are about, as "<option>: <why>" ("replicas: ...", "replicas
+// HOST:PORT: ...", "lag.max_lag_bytes: ...", "probe_query: ...",
+// "throttle_query: ...", "load: ..."), which the CLI turns into its flag
+// names (cli/pacing.h InFlagTerms). Nothing is started (Pacing::Start).
 absl::StatusOr<std::unique_ptr<Pacing>> OpenPacing(
     const PacingOptions& pacing, const ConnectOptions& primary,
     const std::string& job, absl::Duration target_chunk_time, Clock* clock);

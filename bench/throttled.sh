@@ -105,7 +105,9 @@ server_pids() {  # server_pids primary|replica: the PostgreSQL and MariaDB serve
 movable_kthreads() {
   local p
   for p in $(pgrep -P 2); do
-    grep -q '^Cpus_allowed_list:[[:space:]]*0-1$' "/proc/$p/status" 2>/dev/null && echo "$p"
+    if grep -q '^Cpus_allowed_list:[[:space:]]*0-1$' "/proc/$p/status" 2>/dev/null; then
+      echo "$p"
+    fi
   done
 }
 pin_machine() {
@@ -121,7 +123,7 @@ throttled_cleanup() {  # called by scripts/bench's cleanup
   local f
   for f in "$SHM"/*; do
     [ -e "$f" ] || continue
-    rm -f "$OUT/$(basename "$f")"
+    rm -rf "${OUT:?}/$(basename "$f")"
     mv "$f" "$OUT/"
   done
   rmdir "$SHM" 2>/dev/null || true

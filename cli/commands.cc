@@ -82,6 +82,72 @@ void PrintPlan(const Job& job, const ChunkSizerOptions& chunking,
 
 }  // namespace
 
+namespace {
+
+// What `backfill run` takes from its flags, all checked before connecting.
+struct RunInput {
+  JobSpec spec;
+  ChunkSizerOptions chunking;
+  PacingSettings pacing;
+  absl::Duration retry_for = absl::Minutes(5);
+  absl::Duration max_duration = absl::InfiniteDuration();
+  ConnectOptions connect;
+};
+
+absl::StatusOr<RunInput> ParseRunInput(const RunFlags& flags) {
+  RunInput in;
+  absl::StatusOr<JobSpec> spec = BuildJobSpec(flags);
+  if (!spec.ok()) return spec.status();
+  in.spec = *std::move(spec);
+  absl::StatusOr<ChunkSizerOptions> chunking = BuildChunking(flags);
+  if (!chunking.ok()) return chunking.status();
+  in.chunking = *chunking;
+  absl::StatusOr<PacingSettings> pacing = ParsePacingFlags(flags.pacing);
+  if (!pacing.ok()) return pacing.status();
+  in.pacing = *std::move(pacing);
+  if (absl::Status s =
+          ParseDurationFlag("--retry-for", flags.retry_for, &in.retry_for);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ParseDurationFlag("--max-duration", flags.max_duration,
+                                         &in.max_duration,
+                                         /*allow_zero=*/false);
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<ConnectOptions> connect = BuildConnectOptions(flags.common);
+  if (!connect.ok()) return connect.status();
+  in.connect = *std::move(connect);
+  return in;
+}
+
+// --dry-run: the plan, the pacing it would have, and nothing written.
+void DryRun(const Job& job, const RunInput& in, bool target_given) {
+  std::vector<std::string> notes;
+  ChunkSizerOptions chunking = in.chunking;
+  if (absl::StatusOr<Dsn> dsn = ParseDsn(in.connect.dsn); dsn.ok()) {
+    chunking.target_chunk_time = ChunkTimeForReplicas(
+        in.pacing, dsn->kind, chunking.target_chunk_time, target_given, &notes);
+  }
+  PrintPlan(job, chunking, DescribePacing(in.pacing), notes);
+}
+
+int ExitCodeFor(RunOutcome outcome) {
+  switch (outcome) {
+    case RunOutcome::kDone:
+      return kExitOk;
+    case RunOutcome::kCritical:
+      return kExitCritical;
+    case RunOutcome::kSliceEnd:
+      return kExitSliceEnd;
+    default:
+      return kExitStopped;
+  }
+}
+
+}  // namespace
+
 int RunCommand(const RunFlags& flags, const CancellationToken* cancel) {
   // With --log-format json, failures are JSON events like everything else.
   auto fail = [&](int code, const absl::Status& status) {
@@ -90,47 +156,13 @@ int RunCommand(const RunFlags& flags, const CancellationToken* cancel) {
                  JsonErrorEvent(status, code, Clock::Real()->Now()).c_str());
     return code;
   };
-  absl::StatusOr<JobSpec> spec = BuildJobSpec(flags);
-  if (!spec.ok()) return fail(kExitBadInput, spec.status());
-  absl::StatusOr<ChunkSizerOptions> chunking = BuildChunking(flags);
-  if (!chunking.ok()) return fail(kExitBadInput, chunking.status());
-  absl::StatusOr<PacingSettings> pacing_settings =
-      ParsePacingFlags(flags.pacing);
-  if (!pacing_settings.ok())
-    return fail(kExitBadInput, pacing_settings.status());
-  std::vector<std::string> notes;
-  if (absl::StatusOr<Dsn> dsn = ParseDsn(flags.common.dsn); dsn.ok()) {
-    chunking->target_chunk_time = ChunkTimeForReplicas(
-        *pacing_settings, dsn->kind, chunking->target_chunk_time,
-        flags.target_chunk_time_given, &notes);
-  }
-  absl::Duration retry_for;
-  if (!absl::ParseDuration(flags.retry_for, &retry_for) ||
-      retry_for < absl::ZeroDuration() ||
-      retry_for == absl::InfiniteDuration()) {
-    return fail(kExitBadInput,
-                absl::InvalidArgumentError(absl::StrCat(
-                    "--retry-for: \"", flags.retry_for,
-                    "\" is not a duration such as 30s, 5m or 1h")));
-  }
-  absl::Duration max_duration = absl::InfiniteDuration();
-  if (!flags.max_duration.empty() &&
-      (!absl::ParseDuration(flags.max_duration, &max_duration) ||
-       max_duration <= absl::ZeroDuration())) {
-    return fail(kExitBadInput,
-                absl::InvalidArgumentError(absl::StrCat(
-                    "--max-duration: \"", flags.max_duration,
-                    "\" is not a duration above 0 such as 30s, 5m or 1h")));
-  }
-  absl::StatusOr<ConnectOptions> connect = BuildConnectOptions(flags.common);
-  if (!connect.ok()) return fail(kExitBadInput, connect.status());
+  absl::StatusOr<RunInput> in = ParseRunInput(flags);
+  if (!in.ok()) return fail(kExitBadInput, in.status());
   absl::StatusOr<std::unique_ptr<Job>> job =
-      OpenJob(*connect, *std::move(spec), flags.restart);
+      OpenJob(in->connect, in->spec, flags.restart);
   if (!job.ok()) return fail(kExitBadInput, job.status());
-  const std::vector<std::string> pacing_lines =
-      DescribePacing(*pacing_settings);
   if (flags.dry_run) {
-    PrintPlan(**job, *chunking, pacing_lines, notes);
+    DryRun(**job, *in, flags.target_chunk_time_given);
     return kExitOk;
   }
 
@@ -149,36 +181,20 @@ int RunCommand(const RunFlags& flags, const CancellationToken* cancel) {
   }
   ObserverList observers(
       {&printer, metrics_server != nullptr ? &metrics : nullptr});
-  // Signals on their own connections and threads, for the life of the run.
-  absl::StatusOr<std::unique_ptr<Pacing>> pacing =
-      OpenPacing(*pacing_settings, *connect, (*job)->spec().job,
-                 chunking->target_chunk_time, Clock::Real());
-  if (!pacing.ok()) return fail(kExitBadInput, pacing.status());
-  for (const std::string& line : pacing_lines) {
-    printer.OnNote(absl::StrCat("pacing: ", line));
-  }
-  for (const std::string& note : (*job)->plan().notes) printer.OnNote(note);
-  for (const std::string& note : (*pacing)->notes) printer.OnNote(note);
-  for (const std::string& note : notes) printer.OnNote(note);
   RunOptions options;
-  options.chunking = *chunking;
+  options.chunking = in->chunking;
   options.restart = flags.restart;
   options.cancel = cancel;
   options.observer = &observers;
-  options.lock_timeout = pacing_settings->lock_timeout;
-  options.retry_for = retry_for;
-  options.max_duration = max_duration;
-  options.throttle = (*pacing)->controller.get();
-  // Throttle state, time and signal readings are read at each scrape.
-  metrics.SetThrottle(options.throttle);
-  (*pacing)->Start(&printer);
-  if (const CommitLatency* c = (*pacing)->commit_latency();
-      c != nullptr && c->baseline().has_value()) {
-    metrics.SetCommitLatencyBaseline(*c->baseline());
-  }
-  absl::StatusOr<RunReport> report = (*job)->Run(options);
-  (*pacing)->Stop();
-  metrics.SetThrottle(nullptr);  // the controller goes before the endpoint
+  options.lock_timeout = in->pacing.lock_timeout;
+  options.retry_for = in->retry_for;
+  options.max_duration = in->max_duration;
+  // Signals on their own connections and threads, for the life of the run.
+  absl::StatusOr<std::unique_ptr<Pacing>> pacing = OpenRunPacing(
+      **job, in->connect, in->pacing, flags.target_chunk_time_given, &options);
+  if (!pacing.ok()) return fail(kExitBadInput, InFlagTerms(pacing.status()));
+  absl::StatusOr<RunReport> report = RunPaced(
+      **job, **pacing, options, metrics_server != nullptr ? &metrics : nullptr);
   if (!report.ok()) {
     return fail(
         kExitFailure,
@@ -186,9 +202,7 @@ int RunCommand(const RunFlags& flags, const CancellationToken* cancel) {
                      absl::StrCat("job ", (*job)->spec().job,
                                   " failed: ", report.status().message())));
   }
-  if (report->outcome == RunOutcome::kCritical) return kExitCritical;
-  if (report->outcome == RunOutcome::kSliceEnd) return kExitSliceEnd;
-  return report->outcome == RunOutcome::kDone ? kExitOk : kExitStopped;
+  return ExitCodeFor(report->outcome);
 }
 
 int VerifyCommand(const RunFlags& flags, int show,

@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstdio>
 #include <memory>
+#include <optional>
 
 #include "cli/argv_scrub.h"
 #include "cli/commands.h"
@@ -112,6 +113,34 @@ void AddRunFlags(CLI::App* run, RunFlags* f) {
                   "e.g. 127.0.0.1:9187");
 }
 
+// Parses the command line into the flags `app` declares; an exit code when
+// the program ends here (help, version, or bad input, said on stderr).
+std::optional<int> Parse(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ConfigError& e) {
+    // CLI11 says "INI was not able to parse run.wehre" for an unknown key.
+    std::string what = e.what();
+    const size_t dot = what.rfind('.');
+    if (what.rfind("INI was not able to parse ", 0) == 0 &&
+        dot != std::string::npos) {
+      what = "--config: unknown key \"" + what.substr(dot + 1) + "\"";
+    }
+    std::fprintf(stderr, "backfill: %s\n", RedactDsn(what).c_str());
+    return kExitBadInput;
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "backfill: %s\n", RedactDsn(e.what()).c_str());
+    return kExitBadInput;
+  }
+  return std::nullopt;
+}
+
 int Main(int argc, char** argv) {
   // Named, so that usage lines say "backfill" rather than argv[0].
   CLI::App app{
@@ -160,28 +189,7 @@ int Main(int argc, char** argv) {
       app.add_subcommand("resume", "clear the pause flag of a job");
   AddCommon(resume, &resume_flags, true);
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ConfigError& e) {
-    // CLI11 says "INI was not able to parse run.wehre" for an unknown key.
-    std::string what = e.what();
-    const size_t dot = what.rfind('.');
-    if (what.rfind("INI was not able to parse ", 0) == 0 &&
-        dot != std::string::npos) {
-      what = "--config: unknown key \"" + what.substr(dot + 1) + "\"";
-    }
-    std::fprintf(stderr, "backfill: %s\n", RedactDsn(what).c_str());
-    return kExitBadInput;
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "backfill: %s\n", RedactDsn(e.what()).c_str());
-    return kExitBadInput;
-  }
+  if (std::optional<int> exit = Parse(app, argc, argv)) return *exit;
   ScrubArgv(argc, argv);
 
   if (*run) {

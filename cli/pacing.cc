@@ -18,22 +18,41 @@ absl::Status BadFlag(absl::string_view flag, absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat(flag, ": ", why));
 }
 
-// A duration flag: empty keeps `*out`; otherwise a duration >= 0.
+}  // namespace
+
+absl::Status InFlagTerms(const absl::Status& status) {
+  static constexpr std::pair<absl::string_view, absl::string_view> kFlags[] = {
+      {"replicas", "--replica"},
+      {"lag.max_lag_bytes", "--max-lag-bytes"},
+      {"probe_query", "--probe-query"},
+      {"throttle_query", "--throttle-query"},
+      {"load", "--max-load"},
+  };
+  absl::string_view message = status.message();
+  for (const auto& [option, flag] : kFlags) {
+    if (absl::StartsWith(message, option) && message.size() > option.size() &&
+        (message[option.size()] == ':' || message[option.size()] == ' ')) {
+      return absl::Status(status.code(),
+                          absl::StrCat(flag, message.substr(option.size())));
+    }
+  }
+  return status;
+}
+
 absl::Status ParseDurationFlag(absl::string_view flag, const std::string& text,
-                               absl::Duration* out) {
+                               absl::Duration* out, bool allow_zero) {
   if (text.empty()) return absl::OkStatus();
   absl::Duration d;
   if (!absl::ParseDuration(text, &d) || d < absl::ZeroDuration() ||
+      (!allow_zero && d == absl::ZeroDuration()) ||
       d == absl::InfiniteDuration()) {
-    return BadFlag(flag, absl::StrCat("\"", text,
-                                      "\" is not a duration such as 250ms, "
-                                      "2s or 1m"));
+    return BadFlag(flag, absl::StrCat("\"", text, "\" is not a duration ",
+                                      allow_zero ? "" : "above 0 ",
+                                      "such as 250ms, 2s or 1m"));
   }
   *out = d;
   return absl::OkStatus();
 }
-
-}  // namespace
 
 void AddPacingFlags(CLI::App* run, PacingFlags* f) {
   run->add_option("--replica", f->replicas,
@@ -82,10 +101,12 @@ void AddPacingFlags(CLI::App* run, PacingFlags* f) {
                   "unreachable replica holds writes)");
 }
 
-absl::StatusOr<PacingSettings> ParsePacingFlags(const PacingFlags& f) {
-  PacingSettings s;
-  s.replicas = f.replicas;
-  for (const std::string& r : s.replicas) {
+namespace {
+
+// --replica, --max-lag, --critical-lag, --max-lag-bytes.
+absl::Status ParseLagFlags(const PacingFlags& f, PacingSettings* s) {
+  s->replicas = f.replicas;
+  for (const std::string& r : s->replicas) {
     // Parsed as the adapter will (libpq for PostgreSQL).
     absl::StatusOr<std::string> label = ReplicaLabel(r);
     if (!label.ok()) {
@@ -94,48 +115,53 @@ absl::StatusOr<PacingSettings> ParsePacingFlags(const PacingFlags& f) {
       return BadFlag("--replica", absl::StrCat("bad URI: ", RedactDsn(why)));
     }
   }
-  s.lag_explicit = !f.max_lag.empty() || !f.critical_lag.empty();
+  s->lag_explicit = !f.max_lag.empty() || !f.critical_lag.empty();
   if (absl::Status st =
-          ParseDurationFlag("--max-lag", f.max_lag, &s.lag.max_lag);
+          ParseDurationFlag("--max-lag", f.max_lag, &s->lag.max_lag);
       !st.ok()) {
     return st;
   }
   if (absl::Status st = ParseDurationFlag("--critical-lag", f.critical_lag,
-                                          &s.lag.critical_lag);
+                                          &s->lag.critical_lag);
       !st.ok()) {
     return st;
   }
   if (f.max_lag_bytes < 0) {
     return BadFlag("--max-lag-bytes", "must be a number of bytes >= 0");
   }
-  s.lag.max_lag_bytes = f.max_lag_bytes;
-  if (s.lag.critical_lag > absl::ZeroDuration()) {
-    if (s.lag.max_lag == absl::ZeroDuration()) {
+  s->lag.max_lag_bytes = f.max_lag_bytes;
+  if (s->lag.critical_lag > absl::ZeroDuration()) {
+    if (s->lag.max_lag == absl::ZeroDuration()) {
       return BadFlag("--critical-lag", "needs lag watching (--max-lag is 0)");
     }
-    if (s.lag.critical_lag <= s.lag.max_lag) {
+    if (s->lag.critical_lag <= s->lag.max_lag) {
       return BadFlag("--critical-lag",
                      absl::StrCat("must be above --max-lag (",
-                                  absl::FormatDuration(s.lag.max_lag), ")"));
+                                  absl::FormatDuration(s->lag.max_lag), ")"));
     }
   }
-  if (!s.replicas.empty() && s.lag.max_lag == absl::ZeroDuration()) {
+  if (!s->replicas.empty() && s->lag.max_lag == absl::ZeroDuration()) {
     return BadFlag("--replica", "lag watching is off (--max-lag 0)");
   }
 
+  return absl::OkStatus();
+}
+
+// --max-latency, --probe-query, --throttle-query/threshold.
+absl::Status ParseQueryFlags(const PacingFlags& f, PacingSettings* s) {
   if (absl::Status st =
-          ParseDurationFlag("--max-latency", f.max_latency, &s.max_latency);
+          ParseDurationFlag("--max-latency", f.max_latency, &s->max_latency);
       !st.ok()) {
     return st;
   }
-  if (!f.max_latency.empty() && s.max_latency == absl::ZeroDuration()) {
+  if (!f.max_latency.empty() && s->max_latency == absl::ZeroDuration()) {
     return BadFlag("--max-latency", "must be above 0");
   }
   if (!f.probe_query.empty()) {
     if (f.max_latency.empty()) {
       return BadFlag("--probe-query", "needs --max-latency D");
     }
-    s.probe_query = f.probe_query;
+    s->probe_query = f.probe_query;
   }
 
   if (f.throttle_query.empty() != f.throttle_threshold.empty()) {
@@ -143,9 +169,9 @@ absl::StatusOr<PacingSettings> ParsePacingFlags(const PacingFlags& f) {
         "--throttle-query and --throttle-threshold go together");
   }
   if (!f.throttle_query.empty()) {
-    s.throttle_query = f.throttle_query;
-    if (!absl::SimpleAtod(f.throttle_threshold, &s.throttle_threshold) ||
-        !(s.throttle_threshold > 0) || !std::isfinite(s.throttle_threshold)) {
+    s->throttle_query = f.throttle_query;
+    if (!absl::SimpleAtod(f.throttle_threshold, &s->throttle_threshold) ||
+        !(s->throttle_threshold > 0) || !std::isfinite(s->throttle_threshold)) {
       return BadFlag("--throttle-threshold",
                      absl::StrCat("\"", f.throttle_threshold,
                                   "\" is not a number above 0 (writes pause "
@@ -153,20 +179,26 @@ absl::StatusOr<PacingSettings> ParsePacingFlags(const PacingFlags& f) {
     }
   }
 
+  return absl::OkStatus();
+}
+
+// The rate cap, unreachable replicas, the lock timeout, the commit
+// latency and the load.
+absl::Status ParseLimitFlags(const PacingFlags& f, PacingSettings* s) {
   if (!(f.max_rows_per_second >= 0) || !std::isfinite(f.max_rows_per_second)) {
     return BadFlag("--max-rows-per-second", "must be a number >= 0");
   }
-  s.max_rows_per_second = f.max_rows_per_second;
+  s->max_rows_per_second = f.max_rows_per_second;
   if (f.ignore_unreachable_replicas < 0) {
     return BadFlag("--ignore-unreachable-replicas", "must be a number >= 0");
   }
-  if (f.ignore_unreachable_replicas > 0 && s.replicas.empty()) {
+  if (f.ignore_unreachable_replicas > 0 && s->replicas.empty()) {
     return BadFlag("--ignore-unreachable-replicas", "needs --replica URI");
   }
-  s.ignore_unreachable_replicas = f.ignore_unreachable_replicas;
-  s.lock_timeout = absl::ZeroDuration();
+  s->ignore_unreachable_replicas = f.ignore_unreachable_replicas;
+  s->lock_timeout = absl::ZeroDuration();
   if (absl::Status st =
-          ParseDurationFlag("--lock-timeout", f.lock_timeout, &s.lock_timeout);
+          ParseDurationFlag("--lock-timeout", f.lock_timeout, &s->lock_timeout);
       !st.ok()) {
     return st;
   }
@@ -174,11 +206,21 @@ absl::StatusOr<PacingSettings> ParsePacingFlags(const PacingFlags& f) {
       f.max_commit_latency.empty() ? kDefaultMaxCommitLatency
                                    : f.max_commit_latency);
   if (!commit.ok()) return commit.status();
-  s.commit_latency = *commit;
+  s->commit_latency = *commit;
   absl::StatusOr<std::vector<LoadLimit>> load =
       ParseLoadFlags(f.max_load, f.critical_load);
   if (!load.ok()) return load.status();
-  s.load = *std::move(load);
+  s->load = *std::move(load);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<PacingSettings> ParsePacingFlags(const PacingFlags& f) {
+  PacingSettings s;
+  for (auto parse : {ParseLagFlags, ParseQueryFlags, ParseLimitFlags}) {
+    if (absl::Status st = parse(f, &s); !st.ok()) return st;
+  }
   return s;
 }
 

@@ -39,6 +39,18 @@ struct PacingFlags {
 // Declares the flags above on `run`.
 void AddPacingFlags(CLI::App* run, PacingFlags* flags);
 
+// A pacing error from the library ("<option>: <why>", backfill/pacing.h
+// OpenPacing) in the command line's terms: the option that leads it is
+// replaced by its flag ("replicas db2:5432: ..." -> "--replica db2:5432:
+// ..."). Other messages pass through.
+absl::Status InFlagTerms(const absl::Status& status);
+
+// A duration flag's text: empty keeps `*out`; otherwise a finite duration
+// >= 0 (> 0 unless `allow_zero`), or kInvalidArgument "<flag>: \"<text>\"
+// is not a duration ...".
+absl::Status ParseDurationFlag(absl::string_view flag, const std::string& text,
+                               absl::Duration* out, bool allow_zero = true);
+
 // The pacing flags, checked, as the library's PacingOptions
 // (backfill/pacing.h) plus the chunk transactions' lock wait.
 // kInvalidArgument naming the flag for a bad duration or number or an

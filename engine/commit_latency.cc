@@ -24,6 +24,23 @@ absl::Duration P95(std::vector<absl::Duration> beats) {
   return beats[rank - 1];
 }
 
+// The quiet p95 of `beats`, in the order they were taken: the median of the
+// p95s of consecutive groups of kBaselineGroup (one group when there are
+// fewer than two groups' worth), so that one stall of the disk during the
+// measurement (a few slow beats in a row) does not become the figure.
+absl::Duration QuietP95(const std::vector<absl::Duration>& beats) {
+  std::vector<absl::Duration> p95s;
+  const size_t groups = std::max<size_t>(1, beats.size() / kBaselineGroup);
+  for (size_t g = 0; g < groups; ++g) {
+    const size_t from = g * beats.size() / groups;
+    const size_t to = (g + 1) * beats.size() / groups;
+    p95s.push_back(P95(
+        std::vector<absl::Duration>(beats.begin() + from, beats.begin() + to)));
+  }
+  std::sort(p95s.begin(), p95s.end());
+  return p95s[(p95s.size() - 1) / 2];
+}
+
 }  // namespace
 
 CommitLatency::CommitLatency(const CommitLatencyLimit& limit)
@@ -67,27 +84,51 @@ absl::Status CommitLatency::SetBaseline(
         absl::StrCat("cannot measure the quiet commit latency: only ",
                      beats.size(), " of the heartbeat's writes succeeded"));
   }
-  // The median of the p95s of consecutive groups of beats, not the p95 of
-  // them all: one disk stall during the measurement (a few slow beats in a
-  // row) would otherwise become the baseline, and the limit with it.
-  std::vector<absl::Duration> p95s;
-  const size_t groups = std::max<size_t>(1, beats.size() / kBaselineGroup);
-  for (size_t g = 0; g < groups; ++g) {
-    const size_t from = g * beats.size() / groups;
-    const size_t to = (g + 1) * beats.size() / groups;
-    p95s.push_back(P95(
-        std::vector<absl::Duration>(beats.begin() + from, beats.begin() + to)));
-  }
-  std::sort(p95s.begin(), p95s.end());
+  const absl::Duration quiet = QuietP95(beats);
   absl::MutexLock lock(&mu_);
-  SetBaselineLocked(p95s[(p95s.size() - 1) / 2]);
+  SetBaselineLocked(quiet);
   baseline_beats_ = static_cast<int>(beats.size());
   return absl::OkStatus();
+}
+
+void CommitLatency::StartRechecks(absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  if (options_.recheck_every > absl::ZeroDuration()) {
+    next_recheck_ = now + options_.recheck_first;
+  }
+}
+
+bool CommitLatency::Rechecking(absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  if (!recheck_started_.has_value() && next_recheck_.has_value() &&
+      baseline_.has_value() && now >= *next_recheck_) {
+    recheck_started_ = now;
+    recheck_beats_.clear();
+  }
+  return recheck_started_.has_value();
+}
+
+void CommitLatency::RecheckBeatLocked(absl::Time at, absl::Duration took) {
+  if (!recheck_started_.has_value()) return;
+  const absl::Duration since = at - *recheck_started_;
+  if (since >= options_.recheck_settle) recheck_beats_.push_back(took);
+  if (since < options_.recheck_time) return;
+  if (static_cast<int>(recheck_beats_.size()) >= kMinBaselineBeats &&
+      baseline_.has_value()) {
+    const absl::Duration quiet = QuietP95(recheck_beats_);
+    if (quiet < *baseline_) {
+      SetBaselineLocked(quiet);
+      ++corrections_;
+    }
+  }
+  recheck_started_.reset();
+  next_recheck_ = at + options_.recheck_every;
 }
 
 Reading CommitLatency::Record(absl::Time at, absl::Duration took) {
   absl::MutexLock lock(&mu_);
   window_.Add(at, took);
+  RecheckBeatLocked(at, took);
   if (!baseline_.has_value() || !limit_.has_value()) {
     return Reading::Unreadable("no quiet baseline measured");
   }

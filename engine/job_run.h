@@ -20,7 +20,8 @@
 
 namespace backfill {
 
-// One Job::Run (internal to the engine; docs/DESIGN.md "The run loop"): the
+// One Job::Run (internal to the engine; docs/DESIGN.md "The checkpoint
+// format" follows it through a start, a resume and a reconnect): the
 // state a run carries from chunk to chunk, and the steps of its loop:
 //
 //   Open            lock the job; load, resume or start its checkpoint
@@ -90,7 +91,7 @@ class JobRun {
   std::optional<absl::Time> unavailable_since_;
   bool pause_seen_ = false;  // the pause flag, seen while writes were held
   absl::Time pause_checked_;
-  bool held_ = false;  // the current pacing wait held writes
+  bool held_ = false;                 // the current pacing wait held writes
   std::vector<std::string> ignored_;  // unreachable replicas, as reported
   absl::Time ignored_reported_ = absl::InfinitePast();
   absl::Status lease_lost_;  // another run took the lease while writes held

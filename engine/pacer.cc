@@ -25,6 +25,13 @@ void Pacer::SetHeartbeat(std::unique_ptr<Heartbeat> heartbeat) {
 
 void Pacer::Beat() {
   const absl::Time start = clock_->Now();
+  if (commit_latency_ != nullptr) {
+    const bool rechecking = commit_latency_->Rechecking(start);
+    if (rechecking != holding_) {
+      controller_->SetHold(rechecking ? CommitLatency::kRecheckReason : "");
+      holding_ = rechecking;
+    }
+  }
   absl::Status s = heartbeat_->Beat();
   const absl::Time end = clock_->Now();
   if (commit_latency_ != nullptr) {
@@ -85,13 +92,20 @@ void Pacer::Start(absl::Duration first_reading_wait) {
     first_readings_ = 0;
   }
   if (heartbeat_ != nullptr) {
-    controller_->AddSignal(commit_latency_ != nullptr ? CommitLatency::kName
-                                                      : kHeartbeatSignal);
+    if (commit_latency_ != nullptr) {
+      controller_->AddSignal(CommitLatency::kName, SignalKind::kCommitLatency);
+    } else {
+      controller_->AddSignal(kHeartbeatSignal, SignalKind::kHeartbeat);
+    }
   }
-  for (const Polled& p : signals_) controller_->AddSignal(p.signal->name());
+  for (const Polled& p : signals_) {
+    controller_->AddSignal(p.signal->name(), p.signal->kind(),
+                           p.signal->subject());
+  }
   if (commit_latency_ != nullptr && !commit_latency_->baseline()) {
     MeasureBaseline();
   }
+  if (commit_latency_ != nullptr) commit_latency_->StartRechecks(clock_->Now());
   if (heartbeat_ != nullptr) {
     Beat();
     threads_.emplace_back([this] { HeartbeatLoop(); });
@@ -128,6 +142,10 @@ void Pacer::Stop() {
   }
   threads_.clear();
   started_ = false;
+  if (holding_) {
+    controller_->SetHold("");
+    holding_ = false;
+  }
 }
 
 }  // namespace backfill

@@ -133,6 +133,8 @@ class Pacer {
     absl::Duration interval;
   };
 
+  // One beat: timed into the commit latency (or the heartbeat signal), and
+  // the controller's hold set or cleared as a quiet recheck begins or ends.
   void Beat();
   void MeasureBaseline();
   // Sleeps up to `d`, returning early (true) once Stop has been called.
@@ -146,6 +148,9 @@ class Pacer {
   std::vector<Polled> signals_;
   std::unique_ptr<Heartbeat> heartbeat_;
   std::unique_ptr<CommitLatency> commit_latency_;
+  // The controller's hold for a quiet recheck is set. Only the heartbeat's
+  // thread (or PollOnce) touches it.
+  bool holding_ = false;
   std::vector<std::thread> threads_;
   bool started_ = false;
 

@@ -43,6 +43,7 @@ class ProbeLatencySignal final : public Signal {
                      absl::Duration window = absl::Seconds(3));
 
   const std::string& name() const override { return name_; }
+  SignalKind kind() const override { return SignalKind::kProbeLatency; }
   Reading Read() override;
 
   static constexpr char kName[] = "probe_latency p95";

@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "engine/retry.h"
@@ -54,20 +53,6 @@ double Value(const SignalStatus& s) {
     return kNaN;
   }
   return s.reading->value;
-}
-
-// The replica a replication-lag signal is about: "r1" for
-// "replication_lag replica=r1", the qualifiers for any other form, "" for a
-// bare "replication_lag".
-std::string ReplicaOf(absl::string_view name) {
-  absl::string_view rest =
-      name.substr(std::string_view("replication_lag").size());
-  if (size_t p = rest.find("replica="); p != absl::string_view::npos) {
-    rest = rest.substr(p + 8);
-    return std::string(rest.substr(0, rest.find(' ')));
-  }
-  while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
-  return std::string(rest);
 }
 
 }  // namespace
@@ -201,18 +186,28 @@ struct RunMetrics::Impl : public prometheus::Collectable {
     }
     for (const SignalStatus& s : throttle->Signals()) {
       throttle_seconds.Add({{"reason", s.name}});  // 0 until it holds writes
-      if (absl::StartsWith(s.name, "replication_lag")) {
-        lag.Add({{"replica", ReplicaOf(s.name)}}).Set(Seconds(s));
-      } else if (absl::StartsWith(s.name, "probe_latency")) {
-        probe.Add({}).Set(Seconds(s));
-      } else if (absl::StartsWith(s.name, "commit_latency")) {
-        commit_latency.Add({}).Set(Seconds(s));
-        // The baseline may be lowered during the run: its reading's floor.
-        if (s.reading.has_value() && s.reading->floor > 0) {
-          commit_baseline.Add({}).Set(s.reading->floor);
-        }
-      } else if (absl::StartsWith(s.name, "load ")) {
-        load.Add({{"variable", s.name.substr(5)}}).Set(Value(s));
+      switch (s.kind) {
+        case SignalKind::kReplicaLag:
+          lag.Add({{"replica", s.subject}}).Set(Seconds(s));
+          break;
+        case SignalKind::kStandbyLag:
+          lag.Add({{"replica", "pg_stat_replication"}}).Set(Seconds(s));
+          break;
+        case SignalKind::kProbeLatency:
+          probe.Add({}).Set(Seconds(s));
+          break;
+        case SignalKind::kCommitLatency:
+          commit_latency.Add({}).Set(Seconds(s));
+          // The baseline may be lowered during the run: its reading's floor.
+          if (s.reading.has_value() && s.reading->floor > 0) {
+            commit_baseline.Add({}).Set(s.reading->floor);
+          }
+          break;
+        case SignalKind::kLoad:
+          load.Add({{"variable", s.subject}}).Set(Value(s));
+          break;
+        default:
+          break;
       }
     }
   }

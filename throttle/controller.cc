@@ -5,7 +5,6 @@
 #include <limits>
 #include <utility>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace backfill {
@@ -34,9 +33,12 @@ ThrottleController::ThrottleController(const ThrottleOptions& options)
   tokens_at_ = now;
 }
 
-void ThrottleController::AddSignal(absl::string_view name) {
+void ThrottleController::AddSignal(absl::string_view name, SignalKind kind,
+                                   std::string subject) {
   absl::MutexLock lock(&mu_);
-  signals_.try_emplace(std::string(name));
+  Entry& entry = signals_.try_emplace(std::string(name)).first->second;
+  entry.kind = kind;
+  entry.subject = std::move(subject);
 }
 
 void ThrottleController::Update(absl::string_view name, Reading reading) {
@@ -53,6 +55,7 @@ void ThrottleController::Update(absl::string_view name, Reading reading) {
 }
 
 void ThrottleController::Poll(Signal& signal) {
+  AddSignal(signal.name(), signal.kind(), signal.subject());
   Reading reading = signal.Read();
   Update(signal.name(), std::move(reading));
 }
@@ -62,6 +65,14 @@ void ThrottleController::SetOperatorPause(bool paused) {
   absl::MutexLock lock(&mu_);
   EvaluateLocked(now);
   operator_pause_ = paused;
+  EvaluateLocked(now);
+}
+
+void ThrottleController::SetHold(absl::string_view reason) {
+  const absl::Time now = clock_->Now();
+  absl::MutexLock lock(&mu_);
+  EvaluateLocked(now);
+  hold_ = std::string(reason);
   EvaluateLocked(now);
 }
 
@@ -96,97 +107,110 @@ std::string ThrottleController::Reason(const std::string& name,
   return entry.reading->Describe(name);
 }
 
+std::vector<const std::string*> ThrottleController::IgnoredLocked(
+    absl::Time now) const {
+  std::vector<const std::string*> ignored;
+  if (options_.ignore_unreadable_replicas <= 0) return ignored;
+  for (const auto& [name, entry] : signals_) {
+    if (entry.kind == SignalKind::kReplicaLag && !Readable(entry, now)) {
+      ignored.push_back(&name);
+    }
+  }
+  // All of them, or none: more than N unreadable fail closed.
+  if (ignored.size() >
+      static_cast<size_t>(options_.ignore_unreadable_replicas)) {
+    ignored.clear();
+  }
+  return ignored;
+}
+
+ThrottleController::Scan ThrottleController::ScanLocked(absl::Time now) const {
+  Scan scan;
+  scan.ignored = IgnoredLocked(now);
+  double critical_ratio = -kInfinity;
+  for (const auto& [name, entry] : signals_) {
+    if (std::find(scan.ignored.begin(), scan.ignored.end(), &name) !=
+        scan.ignored.end()) {
+      continue;
+    }
+    const double u = Utilisation(entry, now);
+    if (scan.worst_entry == nullptr || u > scan.worst) {
+      scan.worst = u;
+      scan.worst_name = &name;
+      scan.worst_entry = &entry;
+    }
+    if (Readable(entry, now) && entry.reading->Critical()) {
+      const double ratio = entry.reading->value / entry.reading->critical;
+      if (ratio > critical_ratio) {
+        critical_ratio = ratio;
+        scan.critical_name = &name;
+        scan.critical_entry = &entry;
+      }
+    }
+  }
+  return scan;
+}
+
+Decision ThrottleController::DecideLocked(const Scan& scan,
+                                          absl::Time now) const {
+  Decision d;
+  if (scan.critical_entry != nullptr) {
+    const Reading& r = *scan.critical_entry->reading;
+    d.action = Decision::Action::kCritical;
+    d.reason = absl::StrCat("critical: ", *scan.critical_name, " ",
+                            FormatQuantity(r.value, r.unit),
+                            r.value > r.critical ? " > " : " >= ",
+                            FormatQuantity(r.critical, r.unit));
+    d.label = absl::StrCat(*scan.critical_name, " critical");
+  } else if (operator_pause_) {
+    d.action = Decision::Action::kWait;
+    d.reason = std::string(kOperatorReason);
+    d.label = std::string(kOperatorReason);
+  } else if (!hold_.empty()) {
+    d.action = Decision::Action::kWait;
+    d.reason = hold_;
+    d.label = hold_;
+  } else if (signal_paused_) {
+    d.action = Decision::Action::kWait;
+    const std::string& name = *scan.worst_name;
+    const Entry& entry = *scan.worst_entry;
+    if (!Readable(entry, now)) {
+      d.reason = Reason(name, entry, now);
+      d.label = absl::StrCat(name, " unreadable");
+    } else if (scan.worst >= 1) {
+      d.reason = Reason(name, entry, now);
+      d.label = name;
+    } else {
+      // In the hysteresis band: below the threshold, not yet below resume.
+      const Reading& r = *entry.reading;
+      d.reason = absl::StrCat(
+          name, " ", FormatQuantity(r.Effective(), r.unit), ", resumes below ",
+          FormatQuantity(r.threshold * options_.resume_utilisation, r.unit));
+      d.label = name;
+    }
+  }
+  for (const std::string* name : scan.ignored) {
+    d.ignored.emplace(*name, Reason(*name, signals_.find(*name)->second, now));
+  }
+  return d;
+}
+
 Decision ThrottleController::EvaluateLocked(absl::Time now) {
   if (!current_.proceed() && now > last_evaluated_) {
     throttle_time_[current_.label] += now - last_evaluated_;
   }
   last_evaluated_ = std::max(last_evaluated_, now);
 
-  // The most critical signal (highest value / critical) and the signal with
-  // the highest utilisation; ties go to the first by name.
-  const std::string* critical_name = nullptr;
-  const Entry* critical_entry = nullptr;
-  double critical_ratio = -kInfinity;
-  const std::string* worst_name = nullptr;
-  const Entry* worst_entry = nullptr;
-  double worst = -kInfinity;
-  // Unreadable replica signals that may be ignored: all of them, or none.
-  std::vector<const std::string*> ignored;
-  if (options_.ignore_unreadable_replicas > 0) {
-    for (const auto& [name, entry] : signals_) {
-      if (absl::StartsWith(name, kReplicaSignalPrefix) &&
-          !Readable(entry, now)) {
-        ignored.push_back(&name);
-      }
-    }
-    if (ignored.size() >
-        static_cast<size_t>(options_.ignore_unreadable_replicas)) {
-      ignored.clear();
-    }
-  }
-  for (const auto& [name, entry] : signals_) {
-    if (std::find(ignored.begin(), ignored.end(), &name) != ignored.end()) {
-      continue;
-    }
-    const double u = Utilisation(entry, now);
-    if (u > worst) {
-      worst = u;
-      worst_name = &name;
-      worst_entry = &entry;
-    }
-    if (Readable(entry, now) && entry.reading->Critical()) {
-      const double ratio = entry.reading->value / entry.reading->critical;
-      if (ratio > critical_ratio) {
-        critical_ratio = ratio;
-        critical_name = &name;
-        critical_entry = &entry;
-      }
-    }
-  }
-  if (worst_entry == nullptr) worst = 0;  // no signal left to count
-  StepPaceLocked(now, worst, worst_name);
+  const Scan scan = ScanLocked(now);
+  // No signal left to count: nothing holds writes.
+  const double worst = scan.worst_entry != nullptr ? scan.worst : 0;
+  StepPaceLocked(now, worst, scan.worst_name);
   if (worst >= 1) {
     signal_paused_ = true;
   } else if (worst < options_.resume_utilisation) {
     signal_paused_ = false;
   }
-
-  Decision d;
-  if (critical_entry != nullptr) {
-    const Reading& r = *critical_entry->reading;
-    d.action = Decision::Action::kCritical;
-    d.reason = absl::StrCat("critical: ", *critical_name, " ",
-                            FormatQuantity(r.value, r.unit),
-                            r.value > r.critical ? " > " : " >= ",
-                            FormatQuantity(r.critical, r.unit));
-    d.label = absl::StrCat(*critical_name, " critical");
-  } else if (operator_pause_) {
-    d.action = Decision::Action::kWait;
-    d.reason = std::string(kOperatorReason);
-    d.label = std::string(kOperatorReason);
-  } else if (signal_paused_) {
-    d.action = Decision::Action::kWait;
-    if (!Readable(*worst_entry, now)) {
-      d.reason = Reason(*worst_name, *worst_entry, now);
-      d.label = absl::StrCat(*worst_name, " unreadable");
-    } else if (worst >= 1) {
-      d.reason = Reason(*worst_name, *worst_entry, now);
-      d.label = *worst_name;
-    } else {
-      // In the hysteresis band: below the threshold, not yet below resume.
-      const Reading& r = *worst_entry->reading;
-      d.reason = absl::StrCat(
-          *worst_name, " ", FormatQuantity(r.Effective(), r.unit),
-          ", resumes below ",
-          FormatQuantity(r.threshold * options_.resume_utilisation, r.unit));
-      d.label = *worst_name;
-    }
-  }
-
-  for (const std::string* name : ignored) {
-    d.ignored.emplace(*name, Reason(*name, signals_.find(*name)->second, now));
-  }
-
+  Decision d = DecideLocked(scan, now);
   if (d.proceed()) {
     throttled_since_ = absl::InfinitePast();
   } else if (current_.proceed()) {
@@ -361,6 +385,8 @@ std::vector<SignalStatus> ThrottleController::Signals() {
   for (const auto& [name, entry] : signals_) {
     SignalStatus s;
     s.name = name;
+    s.kind = entry.kind;
+    s.subject = entry.subject;
     s.reading = entry.reading;
     if (entry.reading.has_value()) s.age = now - entry.updated_at;
     s.utilisation = Utilisation(entry, now);

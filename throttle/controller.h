@@ -66,18 +66,13 @@ struct ThrottleOptions {
   absl::Duration wait_step = absl::Milliseconds(100);
 
   // --ignore-unreachable-replicas N. While at most this many replica lag
-  // signals (names starting with kReplicaSignalPrefix) are unreadable
+  // signals (SignalKind::kReplicaLag) are unreadable
   // (failed, stale or not read yet), they are left out of the decision and
   // listed in Decision::ignored instead of holding writes; with more than N
   // unreadable, they all count again (fail closed). A replica that answers
   // but lags still holds writes. Default 0: every unreadable signal holds.
   int ignore_unreadable_replicas = 0;
 };
-
-// Names of per-replica lag signals start with this ("replication_lag
-// replica=HOST:PORT"); only these may be ignored when unreadable.
-inline constexpr absl::string_view kReplicaSignalPrefix =
-    "replication_lag replica=";
 
 // What the copier may do now.
 struct Decision {
@@ -120,6 +115,8 @@ struct Decision {
 // backfill_replication_lag_seconds{replica} from reading->value).
 struct SignalStatus {
   std::string name;
+  SignalKind kind = SignalKind::kOther;
+  std::string subject;             // Signal::subject
   std::optional<Reading> reading;  // the last one; nullopt before the first
   absl::Duration age = absl::InfiniteDuration();  // since the last Update
   double utilisation = 0;  // as counted: +inf when unreadable or stale
@@ -200,21 +197,32 @@ class ThrottleController {
 
   // Declares a signal that must report before writes may start: until its
   // first Update it counts as unreadable ("no reading yet"). Register every
-  // signal before the copier's first Check(). Idempotent. Like any
-  // unreadable signal this engages the hysteresis latch, so writes start once
-  // every registered signal has reported below the resume level.
-  void AddSignal(absl::string_view name);
+  // signal before the copier's first Check(). Idempotent (a later call sets
+  // the kind and subject). Like any unreadable signal this engages the
+  // hysteresis latch, so writes start once every registered signal has
+  // reported below the resume level. A signal first seen in Update is of
+  // kind kOther.
+  void AddSignal(absl::string_view name, SignalKind kind = SignalKind::kOther,
+                 std::string subject = "");
 
   // Records a reading of signal `name`, stamped with the clock's Now(), and
   // registers the signal if it was not. The reading replaces the previous
   // one of that signal.
   void Update(absl::string_view name, Reading reading);
 
-  // Reads `signal` (outside the lock; Read() may block) and Updates it.
+  // Reads `signal` (outside the lock; Read() may block) and Updates it,
+  // registering its kind and subject.
   void Poll(Signal& signal);
 
   // Sets or clears the operator pause (`backfill pause` / `resume`).
   void SetOperatorPause(bool paused);
+
+  // Holds writes for a reason of the engine's own while `reason` is not
+  // empty (the commit latency's quiet recheck, CommitLatency::Rechecking),
+  // with the reason as the decision's reason and label; empty clears it.
+  // Like the operator pause: no hysteresis, and the signals' pace is not
+  // touched. Critical readings and the operator pause come first.
+  void SetHold(absl::string_view reason);
 
   // Whether writes may proceed now. Re-evaluates staleness and hysteresis
   // at the clock's Now() and charges the time since the last evaluation to
@@ -275,6 +283,8 @@ class ThrottleController {
 
  private:
   struct Entry {
+    SignalKind kind = SignalKind::kOther;
+    std::string subject;
     std::optional<Reading> reading;
     absl::Time updated_at = absl::InfinitePast();
   };
@@ -286,6 +296,25 @@ class ThrottleController {
   std::string Reason(const std::string& name, const Entry& entry,
                      absl::Time now) const;
 
+  // One pass over the signals at `now`: the one with the highest
+  // utilisation (ties: the first by name), the most critical one (highest
+  // value / critical), and the unreadable replicas left out.
+  struct Scan {
+    const std::string* worst_name = nullptr;
+    const Entry* worst_entry = nullptr;  // null: no signal counts
+    double worst = 0;
+    const std::string* critical_name = nullptr;
+    const Entry* critical_entry = nullptr;
+    std::vector<const std::string*> ignored;
+  };
+  // The unreadable replica signals ThrottleOptions::ignore_unreadable_replicas
+  // leaves out: all of them, or none.
+  std::vector<const std::string*> IgnoredLocked(absl::Time now) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  Scan ScanLocked(absl::Time now) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // The decision for `scan` with the latch and operator pause as they are.
+  Decision DecideLocked(const Scan& scan, absl::Time now) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Charges time since the last evaluation, then recomputes the state.
   Decision EvaluateLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The rate the bucket enforces (rows/s; 0: none), its size, and the
@@ -308,6 +337,7 @@ class ThrottleController {
   mutable absl::Mutex mu_;
   std::map<std::string, Entry, std::less<>> signals_ ABSL_GUARDED_BY(mu_);
   bool operator_pause_ ABSL_GUARDED_BY(mu_) = false;
+  std::string hold_ ABSL_GUARDED_BY(mu_);  // SetHold
   // Hysteresis latch: set at utilisation >= 1, cleared below resume level.
   bool signal_paused_ ABSL_GUARDED_BY(mu_) = false;
   Decision current_ ABSL_GUARDED_BY(mu_);

@@ -69,6 +69,8 @@ class TrendingLagSignal : public Signal {
       : lag_(std::move(lag)), clock_(clock), trend_(options) {}
 
   const std::string& name() const override { return lag_->name(); }
+  SignalKind kind() const override { return lag_->kind(); }
+  std::string subject() const override { return lag_->subject(); }
   Reading Read() override;
 
  private:

@@ -44,8 +44,8 @@ struct PaceOptions {
   // After a step down, no step for this long. The signals are percentiles
   // over windows of a few seconds that still hold readings from before the
   // step; stepping down again on them would cut the pace far below where it
-  // settles. Default 5s, the commit latency's window.
-  absl::Duration hold_after_decrease = absl::Seconds(5);
+  // settles. Default 10s, the commit latency's window.
+  absl::Duration hold_after_decrease = absl::Seconds(10);
 };
 
 // The proportional pace of docs/DESIGN.md "Pacing": a rate of rows/s between

@@ -91,6 +91,21 @@ struct Reading {
 // "2.35", "12.3", "123", "10".
 std::string FormatQuantity(double value, absl::string_view unit);
 
+// What a signal measures, for the controller's rules (only kReplicaLag may
+// be ignored while unreachable) and the metrics' series, so that neither
+// parses names.
+enum class SignalKind {
+  kOther,
+  kReplicaLag,        // one replica's lag (--replica); subject HOST:PORT
+  kStandbyLag,        // the primary's standbys' lag (pg_stat_replication)
+  kReplicationBytes,  // WAL bytes the standbys are behind
+  kHeartbeat,         // the heartbeat's own writes succeeding
+  kCommitLatency,     // the heartbeat's write and commit, timed
+  kProbeLatency,      // --probe-query, timed
+  kLoad,              // --max-load; subject the variable
+  kThrottleQuery,     // --throttle-query
+};
+
 // A source of readings, polled from the signal poller's thread (never from
 // the copier), each on its own database connection.
 //
@@ -106,6 +121,11 @@ class Signal {
   //   "replication_lag replica=r1", "probe_latency p95", "throttle_query".
   // Must not contain secrets (no DSNs with passwords).
   virtual const std::string& name() const = 0;
+
+  // What it measures, and of what: the replica ("db2:5432") of a
+  // kReplicaLag, the variable of a kLoad, else "" (SignalKind).
+  virtual SignalKind kind() const { return SignalKind::kOther; }
+  virtual std::string subject() const { return ""; }
 
   // Takes one reading now. May block on I/O, but should bound it with its own
   // timeout well below the controller's staleness limit; a timeout is a

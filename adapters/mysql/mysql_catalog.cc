@@ -6,27 +6,24 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "engine/schema_check.h"
 
 namespace backfill::mysql {
 namespace {
 
 constexpr char kContext[] = "cannot read the schema";
 
-struct ColumnMeta {
-  std::string name;         // as the server spells it
-  std::string data_type;    // information_schema DATA_TYPE, e.g. "varchar"
-  std::string column_type;  // COLUMN_TYPE, e.g. "varchar(64)", for messages
-  std::string charset;      // character columns only
-  std::string cast;         // MysqlAssignment::cast
-  bool not_null = false;
-  bool generated = false;
+// What a statement needs of a column beyond its facts.
+struct ColumnExtra {
+  std::string data_type;  // information_schema DATA_TYPE, e.g. "varchar"
+  std::string charset;    // character columns only
+  std::string cast;       // MysqlAssignment::cast
 };
 
-struct TableMeta {
-  std::string display;  // as the user named it, for messages
+struct Table {
   MysqlTable table;
-  std::map<std::string, ColumnMeta> columns;  // by lower-cased name
-  std::vector<std::string> primary_key;       // real names, in key order
+  TableFacts facts;
+  std::map<std::string, ColumnExtra> extra;  // by the column's real name
 };
 
 std::string Field(const SqlRow& row, size_t i) { return row[i].value_or(""); }
@@ -76,11 +73,12 @@ std::string CastTarget(absl::string_view data_type,
   return "";
 }
 
-absl::StatusOr<TableMeta> ResolveTable(SqlSession& session,
-                                       const TableName& name,
-                                       bool case_insensitive_names) {
-  TableMeta meta;
-  meta.display = name.ToString();
+// The facts of table `name` (CheckSchema), or kNotFound /
+// kFailedPrecondition when it does not exist or is not an InnoDB table.
+absl::StatusOr<Table> ReadTable(SqlSession& session, const TableName& name,
+                                bool case_insensitive_names) {
+  Table meta;
+  meta.facts.display = name.ToString();
   const std::string schema =
       name.schema.empty() ? "DATABASE()" : session.Literal(name.schema);
   absl::StatusOr<std::vector<SqlRow>> tables = session.Query(
@@ -99,18 +97,18 @@ absl::StatusOr<TableMeta> ResolveTable(SqlSession& session,
   }
   if (found == nullptr) {
     return absl::NotFoundError(
-        absl::StrCat("table \"", meta.display, "\" does not exist"));
+        absl::StrCat("table \"", meta.facts.display, "\" does not exist"));
   }
   const std::string real_schema = Field(*found, 0);
   const std::string real_name = Field(*found, 1);
   if (Field(*found, 2) != "BASE TABLE") {
     return absl::FailedPreconditionError(
-        absl::StrCat("\"", meta.display, "\" is not a table (it is a ",
+        absl::StrCat("\"", meta.facts.display, "\" is not a table (it is a ",
                      absl::AsciiStrToLower(Field(*found, 2)), ")"));
   }
   if (absl::AsciiStrToLower(Field(*found, 3)) != "innodb") {
     return absl::FailedPreconditionError(absl::StrCat(
-        "table \"", meta.display, "\" uses the ", Field(*found, 3),
+        "table \"", meta.facts.display, "\" uses the ", Field(*found, 3),
         " engine; backfill needs InnoDB, whose transactions commit each chunk "
         "together with its checkpoint"));
   }
@@ -130,37 +128,33 @@ absl::StatusOr<TableMeta> ResolveTable(SqlSession& session,
       kContext);
   if (!columns.ok()) return columns.status();
   for (const SqlRow& row : *columns) {
-    ColumnMeta c;
+    ColumnFacts c;
+    ColumnExtra x;
     c.name = Field(row, 0);
-    c.data_type = absl::AsciiStrToLower(Field(row, 1));
-    c.column_type = Field(row, 2);
+    x.data_type = absl::AsciiStrToLower(Field(row, 1));
+    c.type = Field(row, 2);
     c.not_null = Field(row, 3) == "NO";
-    if (IsCharacterType(c.data_type) && IsPlainName(Field(row, 4)))
-      c.charset = Field(row, 4);
+    if (IsCharacterType(x.data_type) && IsPlainName(Field(row, 4))) {
+      x.charset = Field(row, 4);
+    }
     // NULL on MariaDB and '' on MySQL 8 for ordinary columns. (EXTRA is no
     // help: MySQL 8 says DEFAULT_GENERATED for expression defaults.)
     c.generated = !Field(row, 5).empty();
-    c.cast = CastTarget(c.data_type, c.column_type, Field(row, 6),
-                        Field(row, 7), Field(row, 8));
-    meta.columns[absl::AsciiStrToLower(c.name)] = std::move(c);
+    c.walkable = KeyKindForDataType(x.data_type).has_value();
+    x.cast = CastTarget(x.data_type, c.type, Field(row, 6), Field(row, 7),
+                        Field(row, 8));
+    meta.extra[c.name] = std::move(x);
+    meta.facts.columns.push_back(std::move(c));
   }
   absl::StatusOr<std::vector<SqlRow>> key = session.Query(
       absl::StrCat("SELECT COLUMN_NAME FROM information_schema.STATISTICS",
                    where, " AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX"),
       kContext);
   if (!key.ok()) return key.status();
-  for (const SqlRow& row : *key) meta.primary_key.push_back(Field(row, 0));
+  for (const SqlRow& row : *key) {
+    meta.facts.primary_key.push_back(Field(row, 0));
+  }
   return meta;
-}
-
-const ColumnMeta* FindColumn(const TableMeta& t, absl::string_view name) {
-  auto it = t.columns.find(absl::AsciiStrToLower(name));
-  return it == t.columns.end() ? nullptr : &it->second;
-}
-
-absl::Status NoColumn(const std::string& column, const TableMeta& t) {
-  return absl::NotFoundError(absl::StrCat(
-      "column \"", column, "\" does not exist in table \"", t.display, "\""));
 }
 
 }  // namespace
@@ -173,17 +167,21 @@ absl::StatusOr<MysqlChunkModel> ResolveChunkModel(SqlSession& session,
   const bool case_insensitive_names =
       !settings->empty() && Field(settings->front(), 0) != "0";
 
-  absl::StatusOr<TableMeta> target =
-      ResolveTable(session, spec.table, case_insensitive_names);
+  absl::StatusOr<Table> target =
+      ReadTable(session, spec.table, case_insensitive_names);
   if (!target.ok()) return target.status();
-  std::optional<TableMeta> source;
+  std::optional<Table> source;
   if (spec.source.has_value()) {
-    absl::StatusOr<TableMeta> s =
-        ResolveTable(session, *spec.source, case_insensitive_names);
+    absl::StatusOr<Table> s =
+        ReadTable(session, *spec.source, case_insensitive_names);
     if (!s.ok()) return s.status();
     source = *std::move(s);
   }
-  const TableMeta& walked = spec.shape == Shape::kCopy ? *source : *target;
+  absl::StatusOr<SchemaMatch> match = CheckSchema(
+      spec, target->facts, source.has_value() ? &source->facts : nullptr,
+      NameRule::kCaseInsensitive);
+  if (!match.ok()) return match.status();
+  const Table& walked = spec.shape == Shape::kCopy ? *source : *target;
 
   MysqlChunkModel m;
   m.shape = spec.shape;
@@ -192,73 +190,23 @@ absl::StatusOr<MysqlChunkModel> ResolveChunkModel(SqlSession& session,
   m.walked = walked.table;
   m.on = spec.on;
   m.where = spec.where;
-
-  const std::vector<std::string>& key =
-      spec.key.empty() ? walked.primary_key : spec.key;
-  if (key.empty()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("table \"", walked.display,
-                     "\" has no primary key; give --key COLS naming NOT NULL, "
-                     "indexed columns"));
+  for (const ColumnFacts* k : match->key) {
+    m.key_columns.push_back(QuoteIdent(k->name));
+    m.key_kinds.push_back(
+        *KeyKindForDataType(walked.extra.at(k->name).data_type));
   }
-  for (const std::string& k : key) {
-    const ColumnMeta* c = FindColumn(walked, k);
-    if (c == nullptr) return NoColumn(k, walked);
-    if (!c->not_null) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "key column \"", k, "\" of \"", walked.display, "\" is nullable"));
-    }
-    std::optional<KeyKind> kind = KeyKindForDataType(c->data_type);
-    if (!kind.has_value()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("key column \"", k, "\" of \"", walked.display,
-                       "\" has type ", c->column_type,
-                       ", which cannot be walked exactly; give --key COLS "
-                       "naming integer, decimal, "
-                       "string, date/time or binary columns"));
-    }
-    m.key_columns.push_back(QuoteIdent(c->name));
-    m.key_kinds.push_back(*kind);
-  }
-
-  for (const Assignment& a : spec.assignments) {
-    const ColumnMeta* c = FindColumn(*target, a.column);
-    if (c == nullptr) return NoColumn(a.column, *target);
-    if (c->generated) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("column \"", a.column, "\" of \"", target->display,
-                       "\" is generated"));
-    }
-    std::string expression;
-    if (a.expression.has_value()) {
-      expression = *a.expression;
-    } else {
-      const ColumnMeta* from = FindColumn(*source, a.column);
-      if (from == nullptr) return NoColumn(a.column, *source);
-      expression = QuoteIdent(from->name);
-    }
+  for (size_t i = 0; i < spec.assignments.size(); ++i) {
+    const Assignment& a = spec.assignments[i];
+    const ColumnFacts* c = match->assigned[i];
+    const ColumnExtra& x = target->extra.at(c->name);
     m.assignments.push_back(MysqlAssignment{
-        QuoteIdent(c->name), std::move(expression), c->charset, c->cast});
+        QuoteIdent(c->name),
+        a.expression.has_value() ? *a.expression
+                                 : QuoteIdent(match->copied[i]->name),
+        x.charset, x.cast});
   }
-
-  if (spec.shape == Shape::kCopy) {
-    if (target->primary_key.empty()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("table \"", target->display,
-                       "\" has no primary key to detect rows already copied"));
-    }
-    for (const std::string& k : target->primary_key) {
-      bool assigned = false;
-      for (const Assignment& a : spec.assignments) {
-        assigned |= absl::AsciiStrToLower(a.column) == absl::AsciiStrToLower(k);
-      }
-      if (!assigned) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--columns must include \"", k,
-                         "\", the primary key of \"", target->display, "\""));
-      }
-      m.conflict_columns.push_back(QuoteIdent(k));
-    }
+  for (const std::string& k : match->conflict) {
+    m.conflict_columns.push_back(QuoteIdent(k));
   }
   return m;
 }

@@ -99,22 +99,10 @@ MysqlConnection::MysqlConnection(std::unique_ptr<Handle> handle,
 
 MysqlConnection::~MysqlConnection() = default;
 
-absl::StatusOr<std::unique_ptr<MysqlConnection>> MysqlConnection::Open(
-    const ConnectionSettings& s) {
-  static const int library_init = mysql_library_init(0, nullptr, nullptr);
-  (void)library_init;
-  auto handle = std::make_unique<Handle>();
-  handle->mysql = mysql_init(nullptr);
-  if (handle->mysql == nullptr) {
-    return absl::ResourceExhaustedError(
-        "cannot connect to MySQL: out of memory");
-  }
-  MYSQL* m = handle->mysql;
-  std::string secret = s.password.value_or("");
-  if (secret.empty()) {
-    if (const char* env = std::getenv("MYSQL_PWD"); env != nullptr)
-      secret = env;
-  }
+namespace {
+
+// The client options of `s` on `m`, before connecting.
+void SetOptions(MYSQL* m, const ConnectionSettings& s) {
   // Option files are read at connect time and override the options set
   // here (their connect-timeout, ssl-…); the character set and automatic
   // reconnection are set again once connected.
@@ -133,7 +121,10 @@ absl::StatusOr<std::unique_ptr<MysqlConnection>> MysqlConnection::Open(
   // Automatic reconnection is off by default in both client libraries and
   // stays off (setting the option explicitly is deprecated in MySQL 8's;
   // Connector/C's is turned off again after an option file was read).
+}
 
+// The TLS options of `s` on `m`, before connecting.
+void SetTlsOptions(MYSQL* m, const ConnectionSettings& s) {
   if (s.ssl_mode != "DISABLED") {
     if (!s.ssl_ca.empty()) mysql_options(m, MYSQL_OPT_SSL_CA, s.ssl_ca.c_str());
     if (!s.ssl_capath.empty())
@@ -165,7 +156,33 @@ absl::StatusOr<std::unique_ptr<MysqlConnection>> MysqlConnection::Open(
     mysql_options(m, MYSQL_OPT_SSL_MODE, &mode);
   }
 #endif
+}
 
+bool TlsRequired(const ConnectionSettings& s) {
+  return s.ssl_mode == "REQUIRED" || s.ssl_mode == "VERIFY_CA" ||
+         s.ssl_mode == "VERIFY_IDENTITY";
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<MysqlConnection>> MysqlConnection::Open(
+    const ConnectionSettings& s) {
+  static const int library_init = mysql_library_init(0, nullptr, nullptr);
+  (void)library_init;
+  auto handle = std::make_unique<Handle>();
+  handle->mysql = mysql_init(nullptr);
+  if (handle->mysql == nullptr) {
+    return absl::ResourceExhaustedError(
+        "cannot connect to MySQL: out of memory");
+  }
+  MYSQL* m = handle->mysql;
+  std::string secret = s.password.value_or("");
+  if (secret.empty()) {
+    if (const char* env = std::getenv("MYSQL_PWD"); env != nullptr)
+      secret = env;
+  }
+  SetOptions(m, s);
+  SetTlsOptions(m, s);
   // Client flags 0: no CLIENT_MULTI_STATEMENTS, no CLIENT_FOUND_ROWS (so
   // affected rows count rows changed, not rows matched).
   if (mysql_real_connect(m, s.host.empty() ? nullptr : s.host.c_str(),
@@ -194,32 +211,34 @@ absl::StatusOr<std::unique_ptr<MysqlConnection>> MysqlConnection::Open(
   // Connector/C 3.3 does not refuse a server without TLS on
   // MYSQL_OPT_SSL_ENFORCE alone (only with certificate verification), so
   // every required mode is checked on the open connection.
-  if ((s.ssl_mode == "REQUIRED" || s.ssl_mode == "VERIFY_CA" ||
-       s.ssl_mode == "VERIFY_IDENTITY") &&
-      mysql_get_ssl_cipher(m) == nullptr) {
+  if (TlsRequired(s) && mysql_get_ssl_cipher(m) == nullptr) {
     return absl::UnavailableError(absl::StrCat(
         "cannot connect to MySQL: ssl-mode=", s.ssl_mode,
         " but the connection is not encrypted (does the server have TLS?)"));
   }
   std::unique_ptr<MysqlConnection> conn(
       new MysqlConnection(std::move(handle), secret));
-  if (absl::Status st =
-          conn->Run(absl::StrCat("SET SESSION autocommit = 1, "
-                                 "SESSION innodb_lock_wait_timeout = ",
-                                 kLockWaitTimeoutSeconds),
-                    "cannot set up the MySQL session");
+  if (absl::Status st = conn->SetUpSession(); !st.ok()) return st;
+  return conn;
+}
+
+absl::Status MysqlConnection::SetUpSession() {
+  if (absl::Status st = Run(absl::StrCat("SET SESSION autocommit = 1, "
+                                         "SESSION innodb_lock_wait_timeout = ",
+                                         kLockWaitTimeoutSeconds),
+                            "cannot set up the MySQL session");
       !st.ok()) {
     return st;
   }
   absl::StatusOr<std::vector<SqlRow>> r =
-      conn->Query("SELECT @@SESSION.sql_mode, DATABASE()",
-                  "cannot set up the MySQL session");
+      Query("SELECT @@SESSION.sql_mode, DATABASE()",
+            "cannot set up the MySQL session");
   if (!r.ok()) return r.status();
   const std::string sql_mode = absl::AsciiStrToUpper(r->at(0)[0].value_or(""));
-  conn->no_backslash_escapes_ =
+  no_backslash_escapes_ =
       sql_mode.find("NO_BACKSLASH_ESCAPES") != std::string::npos;
-  conn->database_ = r->at(0)[1].value_or("");
-  return conn;
+  database_ = r->at(0)[1].value_or("");
+  return absl::OkStatus();
 }
 
 absl::Status MysqlConnection::Error(absl::string_view context) const {

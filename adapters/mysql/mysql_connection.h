@@ -85,6 +85,9 @@ class MysqlConnection final : public SqlSession {
   MysqlConnection(std::unique_ptr<Handle> handle, std::string secret);
   absl::Status Error(absl::string_view context) const;
   absl::Status Run(const std::string& sql, absl::string_view context);
+  // After connecting: autocommit, the lock wait timeout, and the sql_mode
+  // and database Literal and the catalog need.
+  absl::Status SetUpSession();
 
   std::unique_ptr<Handle> handle_;
   const std::string secret_;

@@ -1,12 +1,10 @@
 #include "adapters/postgres/pg_signals.h"
 
 #include <algorithm>
-#include <chrono>
 #include <functional>
 #include <map>
 #include <optional>
 #include <pqxx/pqxx>
-#include <thread>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -14,9 +12,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "adapters/postgres/pg_conninfo.h"
 #include "adapters/postgres/pg_errors.h"
 #include "adapters/postgres/silence_watchdog.h"
+#include "adapters/session_signals.h"
 
 // See postgres_database.cc: a broken connection must not silently
 // reconnect; the session reconnects itself on its next reading.
@@ -40,7 +40,7 @@ std::string TimeoutSql(absl::string_view setting, absl::Duration d) {
 // it. Each call runs in its own transaction whose settings are all SET
 // LOCAL, so nothing outlives it on a pooled server connection. Not
 // thread-safe (one poller thread).
-class Session {
+class Session final : public SignalSession {
  public:
   // `setup`: SET LOCAL statements run at the start of every transaction.
   // `check`: run once, after the first connect; an error from it fails that
@@ -50,8 +50,11 @@ class Session {
           absl::Duration timeout, std::vector<std::string> setup = {},
           std::function<absl::Status(pqxx::connection&)> check = nullptr)
       : silence_limit_(timeout + absl::Seconds(1)), check_(std::move(check)) {
-    begin_ = absl::StrCat("BEGIN; SET LOCAL client_min_messages = warning; ",
-                          TimeoutSql("statement_timeout", timeout));
+    // standard_conforming_strings: Literal doubles quotes only.
+    begin_ = absl::StrCat(
+        "BEGIN; SET LOCAL client_min_messages = warning; SET LOCAL "
+        "standard_conforming_strings = on; ",
+        TimeoutSql("statement_timeout", timeout));
     for (const std::string& sql : setup) absl::StrAppend(&begin_, "; ", sql);
     ConnectOptions own = options;
     own.dsn = dsn_in.text;
@@ -105,7 +108,33 @@ class Session {
     return s;
   }
 
-  absl::Status Connect() {
+  absl::StatusOr<SignalRow> QueryRow(const std::string& sql,
+                                     absl::string_view context) override {
+    SignalRow out;
+    absl::Status s = Run(context, [&](auto& tx) {
+      try {
+        pqxx::result r = tx.exec(sql);
+        if (r.empty()) return absl::OkStatus();
+        for (const pqxx::field& f : r[0]) {
+          out.push_back(f.is_null() ? std::nullopt
+                                    : std::optional<std::string>(f.c_str()));
+        }
+      } catch (const pqxx::unique_violation&) {
+        // Only CREATE TABLE IF NOT EXISTS racing another job's does this.
+        return absl::AlreadyExistsError("created at the same moment");
+      }
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+  std::string Literal(absl::string_view value) const override {
+    return absl::StrCat("'", absl::StrReplaceAll(value, {{"'", "''"}}), "'");
+  }
+
+  absl::Status Connect() override {
+    if (conn_ != nullptr) return absl::OkStatus();
     if (!bad_dsn_.ok()) return bad_dsn_;
     std::unique_ptr<pqxx::connection> conn;
     try {
@@ -149,97 +178,31 @@ class Session {
 
 std::string Message(const absl::Status& s) { return std::string(s.message()); }
 
-// --- heartbeat ------------------------------------------------------------
-
-class PgHeartbeat final : public Heartbeat {
- public:
-  PgHeartbeat(const Dsn& dsn, const ConnectOptions& options, std::string job)
-      : job_(std::move(job)),
-        // The server's own durability (synchronous_commit as configured):
-        // its beats are timed as the commit latency the application sees,
-        // synchronous standbys included. A commit stuck on a standby is cut
-        // by the statement timeout and reads as a slow one.
-        session_(dsn, options, kStatementTimeout,
-                 {TimeoutSql("lock_timeout", kStatementTimeout)}) {}
-
-  absl::Status CreateTable() {
-    return session_.Run("cannot create the heartbeat table", [&](auto& tx) {
-      try {
-        tx.exec(
-            absl::StrCat("CREATE TABLE IF NOT EXISTS ", kHeartbeatTable,
-                         " (job text PRIMARY KEY, ts timestamptz NOT NULL)"));
-      } catch (const pqxx::unique_violation&) {
-        // Another job created it at the same moment.
-      }
-      return absl::OkStatus();
-    });
-  }
-
-  absl::Status Beat() override {
-    return session_.Run("cannot write the heartbeat", [&](auto& tx) {
-      tx.exec_params(absl::StrCat("INSERT INTO ", kHeartbeatTable,
-                                  " (job, ts) VALUES ($1, clock_timestamp()) "
-                                  "ON CONFLICT (job) DO UPDATE SET ts = "
-                                  "EXCLUDED.ts"),
-                     job_);
-      return absl::OkStatus();
-    });
-  }
-
- private:
-  const std::string job_;
-  Session session_;
+constexpr HeartbeatSql kHeartbeat = {
+    "CREATE TABLE IF NOT EXISTS backfill_heartbeat (job text PRIMARY KEY, ts "
+    "timestamptz NOT NULL)",
+    [](absl::string_view job) {
+      return absl::StrCat("INSERT INTO ", kHeartbeatTable,
+                          " (job, ts) VALUES (", job,
+                          ", clock_timestamp()) ON CONFLICT (job) DO UPDATE "
+                          "SET ts = EXCLUDED.ts");
+    },
+    [](absl::string_view job) {
+      return absl::StrCat(
+          "SELECT extract(epoch FROM clock_timestamp() - ts)::float8 FROM ",
+          kHeartbeatTable, " WHERE job = ", job);
+    },
 };
-
-// --- replica lag from the heartbeat ------------------------------------------
 
 absl::Status CheckStandby(pqxx::connection& conn) {
   pqxx::nontransaction tx(conn);
   if (!tx.exec("SELECT pg_is_in_recovery()")[0][0].as<bool>()) {
     return absl::FailedPreconditionError(
-        "not a standby (pg_is_in_recovery() is false): --replica must name "
-        "a streaming replica of --dsn");
+        "not a standby (pg_is_in_recovery() is false): a replica must be a "
+        "streaming replica of the primary");
   }
   return absl::OkStatus();
 }
-
-class PgReplicaLag final : public Signal {
- public:
-  PgReplicaLag(const Dsn& dsn, const ConnectOptions& options, std::string name,
-               std::string job, const LagLimits& limits)
-      : name_(std::move(name)),
-        job_(std::move(job)),
-        limits_(limits),
-        session_(dsn, options, kStatementTimeout, {}, CheckStandby) {}
-
-  Session& session() { return session_; }
-  const std::string& name() const override { return name_; }
-
-  Reading Read() override {
-    std::optional<double> lag;
-    absl::Status s = session_.Run("cannot read the heartbeat", [&](auto& tx) {
-      pqxx::result r = tx.exec_params(
-          absl::StrCat("SELECT extract(epoch FROM clock_timestamp() - ts)::"
-                       "float8 FROM ",
-                       kHeartbeatTable, " WHERE job = $1"),
-          job_);
-      if (!r.empty() && !r[0][0].is_null()) lag = r[0][0].as<double>();
-      return absl::OkStatus();
-    });
-    if (!s.ok()) return Reading::Unreadable(Message(s));
-    if (!lag.has_value()) {
-      return Reading::Unreadable("no heartbeat row for this job yet");
-    }
-    return Reading::Ok(*lag, absl::ToDoubleSeconds(limits_.max_lag), "s",
-                       absl::ToDoubleSeconds(limits_.critical_lag));
-  }
-
- private:
-  const std::string name_;
-  const std::string job_;
-  const LagLimits limits_;
-  Session session_;
-};
 
 // --- pg_stat_replication ----------------------------------------------------
 
@@ -293,6 +256,10 @@ class PgStatReplication final : public Signal {
         session_(dsn, options, kStatementTimeout) {}
 
   const std::string& name() const override { return name_; }
+  SignalKind kind() const override {
+    return kind_ == Kind::kTime ? SignalKind::kStandbyLag
+                                : SignalKind::kReplicationBytes;
+  }
 
   Reading Read() override {
     std::vector<Standby> standbys;
@@ -389,86 +356,9 @@ class PgStatReplication final : public Signal {
   Session session_;
 };
 
-// --- probe and throttle query
-// -------------------------------------------------
-
-// A bad query is bad input when the signal is opened; at run time the same
-// error only makes the signal unreadable.
-absl::Status QueryError(absl::string_view flag, const absl::Status& s) {
-  if (absl::IsUnavailable(s) || absl::IsUnauthenticated(s)) return s;
-  return absl::InvalidArgumentError(absl::StrCat(flag, ": ", s.message()));
-}
-
 std::vector<std::string> ReadOnlySetup() {
   return {"SET LOCAL transaction_read_only = on"};
 }
-
-class PgProbe final : public Probe {
- public:
-  PgProbe(const Dsn& dsn, const ConnectOptions& options, std::string sql,
-          absl::Duration timeout)
-      : sql_(std::move(sql)),
-        session_(dsn, options, timeout, ReadOnlySetup()) {}
-
-  absl::Status Run() override {
-    return session_.Run("probe query failed", [&](auto& tx) {
-      tx.exec(sql_);
-      return absl::OkStatus();
-    });
-  }
-
- private:
-  const std::string sql_;
-  Session session_;
-};
-
-class PgThrottleQuery final : public Signal {
- public:
-  PgThrottleQuery(const Dsn& dsn, const ConnectOptions& options,
-                  std::string sql, double threshold)
-      : sql_(std::move(sql)),
-        threshold_(threshold),
-        session_(dsn, options, kStatementTimeout, ReadOnlySetup()) {}
-
-  const std::string& name() const override { return name_; }
-
-  // The query's status; `value` set when it returned a usable number.
-  absl::Status Query(Reading* reading) {
-    return session_.Run("throttle query failed", [&](auto& tx) {
-      pqxx::result r = tx.exec(sql_);
-      if (r.empty() || r.columns() == 0) {
-        *reading = Reading::Unreadable("the query returned no row");
-      } else if (r[0][0].is_null()) {
-        *reading = Reading::Unreadable("the query returned NULL");
-      } else {
-        double value = 0;
-        if (absl::SimpleAtod(r[0][0].c_str(), &value)) {
-          *reading = Reading::Ok(value, threshold_);
-        } else {
-          *reading = Reading::Unreadable(
-              absl::StrCat("not a number: \"", r[0][0].c_str(), "\""));
-        }
-      }
-      return absl::OkStatus();
-    });
-  }
-
-  Reading Read() override {
-    Reading reading;
-    if (absl::Status s = Query(&reading); !s.ok()) {
-      return Reading::Unreadable(Message(s));
-    }
-    return reading;
-  }
-
- private:
-  const std::string name_ = "throttle_query";
-  const std::string sql_;
-  const double threshold_;
-  Session session_;
-};
-
-// --- load --------------------------------------------------------------------
 
 constexpr char kActiveSessions[] = "active_sessions";
 
@@ -479,92 +369,66 @@ constexpr char kActiveSessionsSql[] =
     "backend' AND state <> 'idle' AND pid <> pg_backend_pid() AND "
     "application_name NOT IN ('backfill', 'backfill-pacer')";
 
-class PgLoad final : public Signal {
- public:
-  PgLoad(const Dsn& dsn, const ConnectOptions& options, const LoadLimit& limit)
-      : name_(absl::StrCat("load ", limit.variable)),
-        limit_(limit),
-        session_(dsn, options, kStatementTimeout, ReadOnlySetup()) {}
+absl::StatusOr<double> ActiveSessions(SignalSession& session,
+                                      const LoadLimit&) {
+  absl::StatusOr<SignalRow> row =
+      session.QueryRow(kActiveSessionsSql, "cannot read pg_stat_activity");
+  if (!row.ok()) return row.status();
+  return NumberField(*row, 0, "pg_stat_activity");
+}
 
-  const std::string& name() const override { return name_; }
+// Whether the session's role may read other roles' activity and
+// replication state (pg_read_all_stats, through pg_monitor or superuser).
+absl::StatusOr<bool> ReadsAllStats(SignalSession& session,
+                                   absl::string_view context) {
+  absl::StatusOr<SignalRow> row = session.QueryRow(
+      "SELECT pg_has_role('pg_read_all_stats', 'MEMBER')", context);
+  if (!row.ok()) return row.status();
+  return !row->empty() && (*row)[0] == "t";
+}
 
-  // Without pg_read_all_stats, other roles' sessions show no state and
-  // would go uncounted.
-  absl::Status CheckAllowed() {
-    bool allowed = false;
-    absl::Status s =
-        session_.Run("cannot read pg_stat_activity", [&](auto& tx) {
-          allowed =
-              tx.exec("SELECT pg_has_role('pg_read_all_stats', 'MEMBER')")[0][0]
-                  .template as<bool>();
-          return absl::OkStatus();
-        });
-    if (!s.ok()) return s;
-    if (!allowed) {
-      return absl::PermissionDeniedError(
-          "--max-load active_sessions needs the pg_monitor (or "
-          "pg_read_all_stats) role to see other roles' sessions: grant it");
-    }
-    return absl::OkStatus();
+absl::StatusOr<std::unique_ptr<SignalSession>> OpenSession(
+    const Dsn& dsn, const ConnectOptions& options, SessionUse use,
+    absl::Duration timeout) {
+  switch (use) {
+    case SessionUse::kHeartbeat:
+      // The server's own durability (synchronous_commit as configured): its
+      // beats are timed as the commit latency the application sees,
+      // synchronous standbys included. A commit stuck on a standby is cut
+      // by the statement timeout and reads as a slow one.
+      return std::make_unique<Session>(
+          dsn, options, timeout,
+          std::vector<std::string>{TimeoutSql("lock_timeout", timeout)});
+    case SessionUse::kReplicaLag:
+      return std::make_unique<Session>(
+          dsn, options, timeout, std::vector<std::string>{}, CheckStandby);
+    case SessionUse::kReadOnly:
+      break;
   }
+  return std::make_unique<Session>(dsn, options, timeout, ReadOnlySetup());
+}
 
-  Reading Read() override {
-    double n = 0;
-    absl::Status s =
-        session_.Run("cannot read pg_stat_activity", [&](auto& tx) {
-          n = tx.exec(kActiveSessionsSql)[0][0].template as<double>();
-          return absl::OkStatus();
-        });
-    if (!s.ok()) return Reading::Unreadable(Message(s));
-    return Reading::Ok(n, limit_.max > 0 ? limit_.max : limit_.critical, "",
-                       limit_.critical);
+// PostgreSQL has one load variable, and reading it needs pg_read_all_stats:
+// without it, other roles' sessions show no state and would go uncounted.
+absl::Status CheckLoad(SignalSession& session, const LoadLimit& limit) {
+  if (!absl::EqualsIgnoreCase(limit.variable, kActiveSessions)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("load: PostgreSQL has one load variable, active_sessions "
+                     "(client backends that are not idle), not \"",
+                     limit.variable, "\""));
   }
-
- private:
-  const std::string name_;
-  const LoadLimit limit_;
-  Session session_;
-};
-
-// The first statement of a signal, at open: through a pooler it may wait
-// for a server connection to be set up (or freed) before it runs, which
-// the silence watchdog can take for a dead server under load. A few tries
-// before an unreachable primary is bad input.
-template <typename F>
-absl::Status AtOpen(F&& f) {
-  absl::Status s;
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    if (attempt > 0)
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    s = f();
-    if (!absl::IsUnavailable(s)) break;
+  absl::StatusOr<bool> allowed =
+      ReadsAllStats(session, "cannot read pg_stat_activity");
+  if (!allowed.ok()) return allowed.status();
+  if (!*allowed) {
+    return absl::PermissionDeniedError(
+        "load: active_sessions needs the pg_monitor (or pg_read_all_stats) "
+        "role to see other roles' sessions: grant it");
   }
-  return s;
+  return absl::OkStatus();
 }
 
 }  // namespace
-
-absl::StatusOr<std::unique_ptr<Heartbeat>> OpenHeartbeat(
-    const Dsn& dsn, const ConnectOptions& options, const std::string& job) {
-  auto heartbeat = std::make_unique<PgHeartbeat>(dsn, options, job);
-  if (absl::Status s = AtOpen([&] { return heartbeat->CreateTable(); });
-      !s.ok()) {
-    return s;
-  }
-  return std::unique_ptr<Heartbeat>(std::move(heartbeat));
-}
-
-absl::StatusOr<std::unique_ptr<Signal>> OpenReplicaLag(
-    const Dsn& dsn, const ConnectOptions& options, std::string name,
-    const std::string& job, const LagLimits& limits) {
-  auto signal = std::make_unique<PgReplicaLag>(dsn, options, std::move(name),
-                                               job, limits);
-  // A replica that is down now is watched anyway (unreadable until it is
-  // back); any other failure is a mistake in the flags.
-  absl::Status s = signal->session().Connect();
-  if (!s.ok() && !absl::IsUnavailable(s)) return s;
-  return std::unique_ptr<Signal>(std::move(signal));
-}
 
 absl::StatusOr<std::vector<std::unique_ptr<Signal>>> OpenPrimaryLag(
     const Dsn& dsn, const ConnectOptions& options, const LagLimits& limits,
@@ -572,17 +436,13 @@ absl::StatusOr<std::vector<std::unique_ptr<Signal>>> OpenPrimaryLag(
   std::vector<std::unique_ptr<Signal>> out;
   if (!watch_time && limits.max_lag_bytes <= 0) return out;
   Session session(dsn, options, kStatementTimeout);
-  bool allowed = false;
-  absl::Status s = AtOpen([&] {
-    return session.Run("cannot read pg_stat_replication", [&](auto& tx) {
-      allowed =
-          tx.exec("SELECT pg_has_role('pg_read_all_stats', 'MEMBER')")[0][0]
-              .template as<bool>();
-      return absl::OkStatus();
-    });
+  absl::StatusOr<bool> allowed;
+  absl::Status s = RetryAtOpen([&] {
+    allowed = ReadsAllStats(session, "cannot read pg_stat_replication");
+    return allowed.status();
   });
   if (!s.ok()) return s;
-  if (!allowed) {
+  if (!*allowed) {
     return absl::PermissionDeniedError(
         "watching replication lag through pg_stat_replication needs the "
         "pg_monitor (or pg_read_all_stats) role: grant it, or give --replica "
@@ -604,42 +464,14 @@ absl::StatusOr<std::vector<std::unique_ptr<Signal>>> OpenPrimaryLag(
   return out;
 }
 
-absl::StatusOr<std::unique_ptr<Probe>> OpenProbe(const Dsn& dsn,
-                                                 const ConnectOptions& options,
-                                                 const std::string& sql,
-                                                 absl::Duration timeout) {
-  auto probe = std::make_unique<PgProbe>(dsn, options, sql, timeout);
-  if (absl::Status s = probe->Run(); !s.ok()) {
-    return QueryError("--probe-query", s);
-  }
-  return std::unique_ptr<Probe>(std::move(probe));
-}
-
-absl::StatusOr<std::unique_ptr<Signal>> OpenLoad(const Dsn& dsn,
-                                                 const ConnectOptions& options,
-                                                 const LoadLimit& limit) {
-  if (!absl::EqualsIgnoreCase(limit.variable, kActiveSessions)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--max-load: PostgreSQL has one load variable, active_sessions "
-        "(client backends that are not idle), not \"",
-        limit.variable, "\""));
-  }
-  auto signal = std::make_unique<PgLoad>(dsn, options, limit);
-  if (absl::Status s = signal->CheckAllowed(); !s.ok()) {
-    return absl::IsPermissionDenied(s) ? s : QueryError("--max-load", s);
-  }
-  return std::unique_ptr<Signal>(std::move(signal));
-}
-
-absl::StatusOr<std::unique_ptr<Signal>> OpenThrottleQuery(
-    const Dsn& dsn, const ConnectOptions& options, const std::string& sql,
-    double threshold) {
-  auto signal = std::make_unique<PgThrottleQuery>(dsn, options, sql, threshold);
-  Reading first;
-  if (absl::Status s = signal->Query(&first); !s.ok()) {
-    return QueryError("--throttle-query", s);
-  }
-  return std::unique_ptr<Signal>(std::move(signal));
+const SignalDialect& Signals() {
+  static constexpr SignalDialect kDialect = {
+      OpenSession,
+      kHeartbeat,
+      ActiveSessions,
+      CheckLoad,
+  };
+  return kDialect;
 }
 
 }  // namespace backfill::pg

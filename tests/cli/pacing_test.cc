@@ -69,56 +69,6 @@ TEST(PacingFlagsTest, MaxLagZeroTurnsLagOff) {
   EXPECT_EQ(s->lag.max_lag, absl::ZeroDuration());
 }
 
-// A MySQL replica applies a chunk only once committed: with --replica, the
-// default chunk time is cut to a tenth of --max-lag; an explicit one is kept
-// with a note; PostgreSQL, no replica, and fixed-size chunks are unchanged.
-TEST(ChunkTimeForReplicasTest, CutsTheDefaultOnMysqlReplicas) {
-  PacingFlags f;
-  f.replicas = {"mysql://u@r1:3307/db"};
-  absl::StatusOr<PacingSettings> s = ParsePacingFlags(f);
-  ASSERT_TRUE(s.ok()) << s.status();
-  const absl::Duration target = absl::Milliseconds(500);
-  std::vector<std::string> notes;
-  EXPECT_EQ(
-      ChunkTimeForReplicas(*s, DatabaseKind::kMysql, target, false, &notes),
-      absl::Milliseconds(100));
-  ASSERT_EQ(notes.size(), 1u);
-  EXPECT_THAT(notes[0], HasSubstr("chunks sized to take 100ms, not 500ms"));
-
-  notes.clear();
-  EXPECT_EQ(
-      ChunkTimeForReplicas(*s, DatabaseKind::kMysql, target, true, &notes),
-      target);
-  ASSERT_EQ(notes.size(), 1u);
-  EXPECT_THAT(notes[0], HasSubstr("--target-chunk-time 500ms"));
-  EXPECT_THAT(notes[0], HasSubstr("100ms or less avoids that"));
-
-  notes.clear();
-  EXPECT_EQ(ChunkTimeForReplicas(*s, DatabaseKind::kMysql,
-                                 absl::Milliseconds(80), true, &notes),
-            absl::Milliseconds(80));
-  EXPECT_EQ(ChunkTimeForReplicas(*s, DatabaseKind::kMysql, absl::ZeroDuration(),
-                                 false, &notes),
-            absl::ZeroDuration());
-  EXPECT_EQ(
-      ChunkTimeForReplicas(*s, DatabaseKind::kPostgres, target, false, &notes),
-      target);
-  EXPECT_TRUE(notes.empty());
-
-  // --max-lag 5s leaves room for 500ms chunks; without a replica there is
-  // nothing to protect.
-  PacingFlags roomy = f;
-  roomy.max_lag = "5s";
-  for (const PacingFlags& flags : {roomy, PacingFlags{}}) {
-    absl::StatusOr<PacingSettings> other = ParsePacingFlags(flags);
-    ASSERT_TRUE(other.ok()) << other.status();
-    EXPECT_EQ(ChunkTimeForReplicas(*other, DatabaseKind::kMysql, target, false,
-                                   &notes),
-              target);
-  }
-  EXPECT_TRUE(notes.empty());
-}
-
 void ExpectBad(const PacingFlags& f, const std::string& message) {
   absl::StatusOr<PacingSettings> s = ParsePacingFlags(f);
   ASSERT_FALSE(s.ok());
@@ -249,34 +199,22 @@ TEST(ParseCommitLatencyFlagTest, TheFlagsDefaultIsTheLibrarys) {
   EXPECT_EQ(flag->max, library.max);
 }
 
-TEST(DescribePacingTest, SaysWhatPacesTheRun) {
-  PacingFlags f;
-  f.replicas = {"mysql://u:secret@r1:3307/db"};
-  f.max_load = "Threads_running=25";
-  f.critical_load = "Threads_running=50";
-  absl::StatusOr<PacingSettings> s = ParsePacingFlags(f);
-  ASSERT_TRUE(s.ok()) << s.status();
-  std::vector<std::string> lines = DescribePacing(*s);
-  ASSERT_EQ(lines.size(), 4u);
-  EXPECT_EQ(lines[0],
-            "commit latency: the p95 of a one-row write and commit on the "
-            "primary, at most 2x its quiet baseline (measured for 3s before "
-            "the first chunk, lowered when the run reads below it); "
-            "--max-commit-latency 0 turns it off");
-  EXPECT_EQ(lines[1], "replication lag of r1:3307 up to 1s");
-  EXPECT_EQ(lines[2], "load Threads_running up to 25, critical at 50");
-  EXPECT_EQ(lines[3],
-            "the pace is unlimited until a signal passes 80% of its limit, "
-            "then follows the one nearest its limit; writes pause at a limit");
-  for (const std::string& line : lines) {
-    EXPECT_THAT(line, Not(HasSubstr("secret")));
-  }
-
-  f = {};
-  f.max_commit_latency = "0";
-  s = ParsePacingFlags(f);
-  ASSERT_TRUE(s.ok()) << s.status();
-  EXPECT_TRUE(DescribePacing(*s).empty());
+TEST(InFlagTermsTest, TheLeadingOptionBecomesItsFlag) {
+  EXPECT_EQ(
+      InFlagTerms(absl::InvalidArgumentError("replicas db2:5432: refused"))
+          .message(),
+      "--replica db2:5432: refused");
+  EXPECT_EQ(InFlagTerms(absl::InvalidArgumentError("load: no such variable"))
+                .message(),
+            "--max-load: no such variable");
+  EXPECT_EQ(
+      InFlagTerms(absl::PermissionDeniedError("throttle_query: denied")).code(),
+      absl::StatusCode::kPermissionDenied);
+  // Only a leading option, and only a whole one.
+  EXPECT_EQ(InFlagTerms(absl::InvalidArgumentError("loader: x")).message(),
+            "loader: x");
+  EXPECT_EQ(InFlagTerms(absl::InternalError("the replicas: x")).message(),
+            "the replicas: x");
 }
 
 TEST(PacingFlagsTest, BadReplicaUriNeverEchoesThePassword) {

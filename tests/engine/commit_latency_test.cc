@@ -145,5 +145,57 @@ TEST(CommitLatencyCorrectionTest, APollutedBaselineSettlesWhereATrueOneDoes) {
   }
 }
 
+TEST(CommitLatencyRecheckTest, AQuietRecheckLowersAHighBaselineNeverRaisesIt) {
+  CommitLatency c(Relative(2));
+  ASSERT_TRUE(
+      c.SetBaseline(std::vector<absl::Duration>(20, absl::Milliseconds(2)))
+          .ok());  // caught during a checkpoint, say
+  absl::Time at = absl::FromUnixSeconds(1000);
+  c.StartRechecks(at);
+  // Not yet due: the run writes, and its beats read 3 ms.
+  for (int i = 0; i < 149; ++i) {
+    at += kBeat;
+    EXPECT_FALSE(c.Rechecking(at)) << i;
+    c.Record(at, absl::Milliseconds(3));
+  }
+  at += kBeat;  // 15 s after the start: writes hold
+  ASSERT_TRUE(c.Rechecking(at));
+  const absl::Time began = at;
+  c.Record(at, absl::Milliseconds(3));  // the chunk in flight: not counted
+  while (at - began < absl::Seconds(3)) {
+    at += kBeat;
+    EXPECT_TRUE(c.Rechecking(at));
+    c.Record(at, absl::Milliseconds(1));
+  }
+  EXPECT_FALSE(c.Rechecking(at + kBeat));  // over: writes go on
+  EXPECT_EQ(*c.baseline(), absl::Milliseconds(1));
+  EXPECT_EQ(*c.limit(), absl::Milliseconds(2));
+  EXPECT_EQ(c.corrections(), 1);
+
+  // Two minutes on, a slower quiet figure leaves the baseline alone.
+  at += absl::Minutes(2);
+  ASSERT_TRUE(c.Rechecking(at));
+  const absl::Time again = at;
+  while (at - again < absl::Seconds(3)) {
+    at += kBeat;
+    c.Rechecking(at);
+    c.Record(at, absl::Milliseconds(4));
+  }
+  EXPECT_FALSE(c.Rechecking(at + kBeat));
+  EXPECT_EQ(*c.baseline(), absl::Milliseconds(1));
+}
+
+TEST(CommitLatencyRecheckTest, NoRecheckWhenTurnedOff) {
+  CommitLatencyLimit limit = Relative(2);
+  limit.recheck_every = absl::ZeroDuration();
+  CommitLatency c(limit);
+  ASSERT_TRUE(
+      c.SetBaseline(std::vector<absl::Duration>(20, absl::Milliseconds(2)))
+          .ok());
+  const absl::Time at = absl::FromUnixSeconds(1000);
+  c.StartRechecks(at);
+  EXPECT_FALSE(c.Rechecking(at + absl::Hours(1)));
+}
+
 }  // namespace
 }  // namespace backfill

@@ -512,5 +512,37 @@ TEST_F(PacerTest, CommitLatencyWithoutABaselineHoldsWrites) {
             "commit_latency p95 unreadable: no quiet baseline measured");
 }
 
+TEST_F(PacerTest, AQuietRecheckHoldsWritesWhileItMeasures) {
+  PacerOptions options = PacerOpts();
+  options.commit_latency.enabled = true;
+  options.commit_latency.factor = 2;
+  options.commit_latency.known_baseline = absl::Milliseconds(6);
+  options.commit_latency.recheck_first = absl::Seconds(1);
+  Pacer pacer(&controller_, options);
+  auto heartbeat = std::make_unique<FakeHeartbeat>(&clock_);
+  FakeHeartbeat* beat = heartbeat.get();
+  // Quiet at 5 ms: too close to the baseline for the window's correction
+  // (below 0.8 x 6 ms), so only the recheck can find it.
+  beat->cost = absl::Milliseconds(5);
+  pacer.SetHeartbeat(std::move(heartbeat));
+  pacer.Start(absl::Seconds(1));
+  pacer.Stop();  // the rest by hand, on the fake clock
+  bool held = false;
+  for (int i = 0; i < 60 && pacer.commit_latency()->corrections() == 0; ++i) {
+    clock_.Advance(absl::Milliseconds(100));
+    pacer.PollOnce();
+    const Decision d = controller_.Check();
+    if (!d.proceed()) {
+      held = true;
+      EXPECT_EQ(d.reason, "measuring the quiet commit latency");
+    }
+  }
+  EXPECT_TRUE(held);
+  EXPECT_EQ(*pacer.commit_latency()->baseline(), absl::Milliseconds(5));
+  clock_.Advance(absl::Milliseconds(100));
+  pacer.PollOnce();  // the hold is lifted with the next beat
+  EXPECT_TRUE(controller_.Check().proceed());
+}
+
 }  // namespace
 }  // namespace backfill

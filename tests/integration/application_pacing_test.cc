@@ -234,7 +234,9 @@ TEST_P(ApplicationPacingTest, MaxLoadOverItsLimitHoldsWrites) {
   CliResult r = run.Wait(300);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.err, HasSubstr(absl::StrCat("load ", var, " ")));
-  EXPECT_THAT(r.err, HasSubstr("> 4\""));
+  // "> 4" or, when the sixth busy session was caught between statements,
+  // ">= 4": either way against the limit given.
+  EXPECT_THAT(r.err, ::testing::ContainsRegex(" >=? 4\""));
   EXPECT_EQ(Mismatches("users", "login_name", "username"), 0);
 }
 

@@ -150,6 +150,12 @@ TEST(RunMetricsTest, ReadsThrottleStateAndSignalsAtScrape) {
   RunMetrics metrics("users");
   ThrottleController throttle;
   metrics.SetThrottle(&throttle);
+  // The series follow the signals' kinds and subjects, not their names.
+  throttle.AddSignal("replication_lag replica=r1", SignalKind::kReplicaLag,
+                     "r1");
+  throttle.AddSignal("replication_lag replica=r2", SignalKind::kReplicaLag,
+                     "r2");
+  throttle.AddSignal("probe_latency p95", SignalKind::kProbeLatency);
   throttle.Update("replication_lag replica=r1", Reading::Ok(2.5, 1, "s"));
   throttle.Update("replication_lag replica=r2",
                   Reading::Unreadable("connection refused"));
@@ -195,6 +201,7 @@ TEST(RunMetricsTest, CommitLatencyBaselineFollowsItsReadingsFloor) {
   // floor carries it to the next scrape.
   Reading r = Reading::Ok(0.0012, 0.002, "s");
   r.floor = 0.001;
+  throttle.AddSignal("commit_latency p95", SignalKind::kCommitLatency);
   throttle.Update("commit_latency p95", r);
   const std::string text = metrics.Render();
   EXPECT_THAT(

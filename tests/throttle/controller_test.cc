@@ -430,6 +430,22 @@ TEST(ReadingTest, FloorCountsTheExcessOverQuiet) {
             "commit_latency p95 unreadable: invalid threshold 2ms");
 }
 
+TEST_F(ControllerTest, AnEngineHoldHoldsWritesUntilCleared) {
+  ThrottleController c(Options());
+  c.Update(kLag, Lag(0.1));
+  EXPECT_TRUE(c.Check().proceed());
+  c.SetHold("measuring the quiet commit latency");
+  Decision d = c.Check();
+  EXPECT_FALSE(d.proceed());
+  EXPECT_EQ(d.reason, "measuring the quiet commit latency");
+  EXPECT_EQ(d.label, "measuring the quiet commit latency");
+  c.SetOperatorPause(true);  // the operator's word comes first
+  EXPECT_EQ(c.Check().reason, "paused by operator");
+  c.SetOperatorPause(false);
+  c.SetHold("");
+  EXPECT_TRUE(c.Check().proceed());  // no hysteresis
+}
+
 TEST_F(ControllerTest, ChunkRowsCapFollowsItsTimeAndFloor) {
   ThrottleOptions o = Options();
   o.max_rows_per_second = 20000;
@@ -677,6 +693,9 @@ TEST(IgnoreUnreachableReplicasTest, IgnoresUpToNUnreadableReplicasAndSaysSo) {
   ThrottleController c(options);
   const std::string r1 = "replication_lag replica=r1:1";
   const std::string r2 = "replication_lag replica=r2:1";
+  c.AddSignal(r1, SignalKind::kReplicaLag, "r1:1");
+  c.AddSignal(r2, SignalKind::kReplicaLag, "r2:1");
+  c.AddSignal("heartbeat", SignalKind::kHeartbeat);
   c.Update(r1, Reading::Ok(0.1, 1.0, "s"));
   c.Update(r2, Reading::Ok(0.1, 1.0, "s"));
   c.Update("heartbeat", Reading::Ok(0.01, 1.0, "s"));
@@ -709,11 +728,26 @@ TEST(IgnoreUnreachableReplicasTest, IgnoresUpToNUnreadableReplicasAndSaysSo) {
   EXPECT_FALSE(c.Check().proceed());
 }
 
+TEST(IgnoreUnreachableReplicasTest, OnlyReplicaLagSignalsMayBeIgnored) {
+  FakeClock clock;
+  ThrottleOptions options;
+  options.clock = &clock;
+  options.ignore_unreadable_replicas = 1;
+  ThrottleController c(options);
+  // Named like a replica, but not one: it holds writes when unreadable.
+  c.AddSignal("replication_lag replica=r1:1", SignalKind::kOther);
+  c.Update("replication_lag replica=r1:1", Reading::Unreadable("refused"));
+  EXPECT_FALSE(c.Check().proceed());
+  c.AddSignal("replication_lag replica=r1:1", SignalKind::kReplicaLag, "r1:1");
+  EXPECT_TRUE(c.Check().proceed());
+}
+
 TEST(IgnoreUnreachableReplicasTest, UnreadableReplicaHoldsWritesByDefault) {
   FakeClock clock;
   ThrottleOptions options;
   options.clock = &clock;
   ThrottleController c(options);
+  c.AddSignal("replication_lag replica=r1:1", SignalKind::kReplicaLag, "r1:1");
   c.Update("replication_lag replica=r1:1", Reading::Unreadable("refused"));
   EXPECT_FALSE(c.Check().proceed());
   EXPECT_TRUE(c.Check().ignored.empty());

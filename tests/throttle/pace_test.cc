@@ -55,7 +55,8 @@ class SimulatedPrimary {
  private:
   static constexpr double kBase = 1.0;  // ms
   static constexpr double kNoise = 0.15;
-  static constexpr absl::Duration kWindow = absl::Seconds(5);
+  // As CommitLatencyLimit: the p95 of the beats of the last 10 s.
+  static constexpr absl::Duration kWindow = absl::Seconds(10);
   double capacity_;
   double floor_;
   double limit_;
@@ -68,7 +69,8 @@ struct Trace {
   std::vector<double> utilisation;
 };
 
-// Runs `seconds` of simulated time: beats every 100ms, the copier writing at
+// Runs `seconds` of simulated time: beats every 50ms (as
+// CommitLatencyLimit::kBeatInterval), the copier writing at
 // the pace (it could go faster: 500k rows/s), the pace observing at every
 // beat, from `initial` rows/s (0: unlimited). `at_second(s)` may change the
 // server at the start of second s.
@@ -82,14 +84,14 @@ Trace Simulate(SimulatedPrimary& primary, int seconds, F at_second,
   Trace trace;
   for (int s = 0; s < seconds; ++s) {
     at_second(s);
-    for (int i = 0; i < 10; ++i) {
+    for (int i = 0; i < 20; ++i) {
       const absl::Time now =
-          start + absl::Seconds(s) + absl::Milliseconds(100 * i);
+          start + absl::Seconds(s) + absl::Milliseconds(50 * i);
       const double rate = pace.rows_per_second() > 0
                               ? std::min(pace.rows_per_second(), 500000.0)
                               : 500000.0;
       primary.Beat(now, rate);
-      pace.RecordRows(now, static_cast<int64_t>(rate / 10));
+      pace.RecordRows(now, static_cast<int64_t>(rate / 20));
       pace.Observe(now, primary.Utilisation());
     }
     trace.rate.push_back(pace.rows_per_second() > 0 ? pace.rows_per_second()
@@ -189,10 +191,10 @@ TEST(PaceTest, UnreadableHalvesThenHolds) {
                            std::numeric_limits<double>::infinity()));
   EXPECT_DOUBLE_EQ(pace.rows_per_second(), 4000);
   // Within the hold after a decrease nothing changes, however bad.
-  for (int s = 2; s <= 5; ++s) pace.Observe(t0 + absl::Seconds(s), 5);
+  for (int s = 2; s <= 10; ++s) pace.Observe(t0 + absl::Seconds(s), 5);
   EXPECT_DOUBLE_EQ(pace.rows_per_second(), 4000);
   // Over the limit but readable: in proportion, x exp(0.5 * (0.8 - 1.2)).
-  pace.Observe(t0 + absl::Seconds(6), 1.2);
+  pace.Observe(t0 + absl::Seconds(11), 1.2);
   EXPECT_DOUBLE_EQ(pace.rows_per_second(), 4000 * std::exp(-0.2));
 }
 
