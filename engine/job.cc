@@ -48,8 +48,7 @@ absl::StatusOr<std::unique_ptr<Job>> Job::Open(std::unique_ptr<Database> db,
                                       *std::move(plan), *std::move(existing)));
 }
 
-absl::Status SpecChangedError(absl::string_view job,
-                              absl::string_view spec) {
+absl::Status SpecChangedError(absl::string_view job, absl::string_view spec) {
   return absl::FailedPreconditionError(absl::StrCat(
       "job \"", job, "\" has a checkpoint from a different spec (", spec,
       "); restart the job to start over with this one (the restart option, "

@@ -108,9 +108,10 @@ JobRun::Ending JobRun::Open() {
   }
   if (existing.has_value() && existing->pause_requested) {
     cp_ = *std::move(existing);
-    return Finish(RunOutcome::kPaused,
-                  absl::StrCat("paused by operator; run `backfill resume --job ",
-                               spec_.job, "` to let it continue"));
+    return Finish(
+        RunOutcome::kPaused,
+        absl::StrCat("paused by operator; run `backfill resume --job ",
+                     spec_.job, "` to let it continue"));
   }
   if (!existing.has_value() || options_.restart) {
     if (absl::Status s = StartCheckpoint(); !s.ok()) return s;
@@ -247,11 +248,11 @@ void JobRun::WarnOfIgnoredReplicas() {
     return;
   }
   if (!names.empty()) {
-    observer_->OnWarning(absl::StrCat(
-        "writing although ", names.size(),
-        names.size() == 1 ? " replica is" : " replicas are",
-        " unreachable (--ignore-unreachable-replicas): ",
-        absl::StrJoin(reasons, "; ")));
+    observer_->OnWarning(
+        absl::StrCat("writing although ", names.size(),
+                     names.size() == 1 ? " replica is" : " replicas are",
+                     " unreachable (--ignore-unreachable-replicas): ",
+                     absl::StrJoin(reasons, "; ")));
   } else {
     observer_->OnWarning(absl::StrCat("replicas reachable again: ",
                                       absl::StrJoin(ignored_, ", ")));
