@@ -9,18 +9,18 @@
 //   target_link_libraries(runner PRIVATE backfill::backfill)
 //
 // What this header brings in, and where each contract is stated:
-//   JobSpec and its parsers          engine/job_spec.h
-//   Job, RunOptions (max_duration,   engine/job.h
+//   JobSpec and its parsers          backfill/engine/job_spec.h
+//   Job, RunOptions (max_duration,   backfill/engine/job.h
 //     max_chunks, cancel, observer,
 //     clock), RunReport, RunOutcome,
 //     Observer, CancellationToken
-//   ObserverList (several observers) engine/observer_list.h
-//   ConnectOptions, DSN syntax       engine/dsn.h
-//   ConnectDatabase                  adapters/database_factory.h
+//   ObserverList (several observers) backfill/engine/observer_list.h
+//   ConnectOptions, DSN syntax       backfill/engine/dsn.h
+//   ConnectDatabase                  backfill/adapters/database_factory.h
 //   PacingOptions, OpenPacing,       backfill/pacing.h
 //     DescribePacing
-//   RunMetrics, MetricsServer        metrics/run_metrics.h,
-//     (Prometheus /metrics)          metrics/metrics_server.h
+//   RunMetrics, MetricsServer        backfill/metrics/run_metrics.h,
+//     (Prometheus /metrics)          backfill/metrics/metrics_server.h
 //
 // A slice-at-a-time runner (each call does at most `max_duration` of work
 // plus the chunk in flight, and the checkpoint in the database carries the
@@ -53,14 +53,14 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "adapters/database_factory.h"
+#include "backfill/adapters/database_factory.h"
+#include "backfill/engine/dsn.h"
+#include "backfill/engine/job.h"
+#include "backfill/engine/job_spec.h"
+#include "backfill/engine/observer_list.h"
+#include "backfill/metrics/metrics_server.h"
+#include "backfill/metrics/run_metrics.h"
 #include "backfill/pacing.h"
-#include "engine/dsn.h"
-#include "engine/job.h"
-#include "engine/job_spec.h"
-#include "engine/observer_list.h"
-#include "metrics/metrics_server.h"
-#include "metrics/run_metrics.h"
 
 namespace backfill {
 

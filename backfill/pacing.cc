@@ -6,8 +6,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "throttle/lag_trend.h"
-#include "throttle/pace.h"
+#include "backfill/throttle/lag_trend.h"
+#include "backfill/throttle/pace.h"
 
 namespace backfill {
 namespace {
@@ -311,6 +311,7 @@ absl::StatusOr<std::unique_ptr<Pacer>> OpenPacer(const PacingOptions& s,
 absl::StatusOr<std::unique_ptr<Pacing>> OpenPacing(
     const PacingOptions& s, const ConnectOptions& primary,
     const std::string& job, absl::Duration target_chunk_time, Clock* clock) {
+  if (absl::Status st = CheckPacingOptions(s); !st.ok()) return st;
   absl::StatusOr<Dsn> primary_dsn = ParseDsn(primary.dsn);
   if (!primary_dsn.ok()) return primary_dsn.status();
   const DatabaseKind kind = primary_dsn->kind;

@@ -13,22 +13,20 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "adapters/signal_factory.h"
-#include "engine/commit_latency.h"
-#include "engine/dsn.h"
-#include "engine/job.h"
-#include "engine/pacer.h"
-#include "throttle/clock.h"
-#include "throttle/controller.h"
+#include "backfill/adapters/signal_factory.h"
+#include "backfill/engine/commit_latency.h"
+#include "backfill/engine/dsn.h"
+#include "backfill/engine/job.h"
+#include "backfill/engine/pacer.h"
+#include "backfill/throttle/clock.h"
+#include "backfill/throttle/controller.h"
 
 namespace backfill {
 
 // What paces a run. The defaults are the command's: commit latency at 2x
 // its quiet baseline, lag limit 1s on the replicas given (PostgreSQL
 // without replicas: the standbys of pg_stat_replication), nothing else.
-// OpenPacing trusts the combination to be consistent (the command checks it
-// flag by flag): critical limits above their max, `replicas` only with a
-// lag limit.
+// OpenPacing checks the combination first (CheckPacingOptions).
 struct PacingOptions {
   // Replica DSNs whose lag the heartbeat measures; same kind as the primary.
   // A replica DSN without a password takes the primary's.
@@ -43,7 +41,7 @@ struct PacingOptions {
   std::string throttle_query;  // empty: none
   double throttle_threshold = 0;
   double max_rows_per_second = 0;  // 0: no cap
-  // engine/commit_latency.h; on by default at 2x the quiet baseline.
+  // backfill/engine/commit_latency.h; on by default at 2x the quiet baseline.
   CommitLatencyLimit commit_latency = DefaultCommitLatency();
   std::vector<LoadLimit> load;  // one entry per variable
   // Unreachable replicas that may be ignored, loudly
@@ -53,6 +51,16 @@ struct PacingOptions {
   // The default commit-latency limit: 2x the quiet baseline.
   static CommitLatencyLimit DefaultCommitLatency();
 };
+
+// kInvalidArgument, "<option>: <why>" naming the PacingOptions member, for
+// an inconsistent combination: a negative duration or number, a critical
+// limit not above its max (lag.critical_lag, load.critical), replicas or a
+// critical lag with lag watching off (lag.max_lag 0),
+// ignore_unreachable_replicas without replicas, a throttle_query without a
+// threshold above 0, an empty probe_query under a max_latency, a commit
+// latency turned on with neither a factor above 1 nor a max, a load limit
+// without a variable or a value, or a variable given twice. OK otherwise.
+absl::Status CheckPacingOptions(const PacingOptions& pacing);
 
 // The chunk time a run on a `kind` primary should size its chunks to, given
 // `target` (ChunkSizerOptions::target_chunk_time; `target_given`: chosen by
@@ -116,12 +124,13 @@ struct Pacing {
 //     every 250ms (the others every 100ms);
 //   - commit latency: timed on the heartbeat, which runs for it alone when
 //     nothing else needs it.
-// Errors are bad input: bad DSNs, a replica of another kind, rejected
-// credentials, a failing query. Their messages begin with the PacingOptions
-// member they are about, as "<option>: <why>" ("replicas: ...", "replicas
-// HOST:PORT: ...", "lag.max_lag_bytes: ...", "probe_query: ...",
-// "throttle_query: ...", "load: ..."), which the CLI turns into its flag
-// names (cli/pacing.h InFlagTerms). Nothing is started (Pacing::Start).
+// Errors are bad input: CheckPacingOptions's (before anything is opened), bad
+// DSNs, a replica of another kind, rejected credentials, a failing query. Their
+// messages begin with the PacingOptions member they are about, as "<option>:
+// <why>" ("replicas: ...", "replicas HOST:PORT: ...", "lag.max_lag_bytes: ...",
+// "probe_query: ...", "throttle_query: ...", "load: ..."), which the CLI turns
+// into its flag names (cli/pacing.h InFlagTerms). Nothing is started
+// (Pacing::Start).
 absl::StatusOr<std::unique_ptr<Pacing>> OpenPacing(
     const PacingOptions& pacing, const ConnectOptions& primary,
     const std::string& job, absl::Duration target_chunk_time, Clock* clock);

@@ -1,10 +1,10 @@
-// Micro-benchmarks of the checkpoint key codec (engine/key.h): every chunk
-// encodes its last key into the checkpoint row, and a resume decodes it.
+// Micro-benchmarks of the checkpoint key codec (backfill/engine/key.h): every
+// chunk encodes its last key into the checkpoint row, and a resume decodes it.
 
 #include <string>
 
+#include "backfill/engine/key.h"
 #include "benchmark/benchmark.h"
-#include "engine/key.h"
 
 namespace backfill {
 namespace {

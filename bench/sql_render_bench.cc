@@ -1,15 +1,16 @@
 // Micro-benchmarks of chunk statement rendering, PostgreSQL
-// (adapters/postgres/pg_sql.h) and MySQL (adapters/mysql/mysql_sql.h). The
-// PostgreSQL adapter renders a job's statements once and binds parameters per
-// chunk; the MySQL adapter renders the range, lock and write statements with
-// the chunk's key literals for every chunk, so its figure is per chunk.
+// (backfill/adapters/postgres/pg_sql.h) and MySQL
+// (backfill/adapters/mysql/mysql_sql.h). The PostgreSQL adapter renders a job's
+// statements once and binds parameters per chunk; the MySQL adapter renders the
+// range, lock and write statements with the chunk's key literals for every
+// chunk, so its figure is per chunk.
 
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "adapters/mysql/mysql_sql.h"
-#include "adapters/postgres/pg_sql.h"
+#include "backfill/adapters/mysql/mysql_sql.h"
+#include "backfill/adapters/postgres/pg_sql.h"
 #include "benchmark/benchmark.h"
 
 namespace backfill {

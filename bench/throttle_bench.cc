@@ -6,11 +6,11 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "backfill/throttle/chunk_sizer.h"
+#include "backfill/throttle/clock.h"
+#include "backfill/throttle/controller.h"
+#include "backfill/throttle/signal.h"
 #include "benchmark/benchmark.h"
-#include "throttle/chunk_sizer.h"
-#include "throttle/clock.h"
-#include "throttle/controller.h"
-#include "throttle/signal.h"
 
 namespace backfill {
 namespace {

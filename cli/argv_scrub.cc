@@ -3,7 +3,7 @@
 #include <cstring>
 #include <string>
 
-#include "engine/dsn.h"
+#include "backfill/engine/dsn.h"
 
 namespace backfill {
 

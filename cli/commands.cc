@@ -7,13 +7,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "adapters/database_factory.h"
+#include "backfill/adapters/database_factory.h"
 #include "backfill/backfill.h"
+#include "backfill/engine/dsn.h"
+#include "backfill/engine/verify.h"
 #include "cli/pacing.h"
 #include "cli/progress.h"
 #include "cli/status_format.h"
-#include "engine/dsn.h"
-#include "engine/verify.h"
 
 namespace backfill {
 namespace {

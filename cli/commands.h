@@ -1,8 +1,8 @@
 #ifndef BACKFILL_CLI_COMMANDS_H_
 #define BACKFILL_CLI_COMMANDS_H_
 
+#include "backfill/engine/job.h"
 #include "cli/flags.h"
-#include "engine/job.h"
 
 namespace backfill {
 
@@ -16,7 +16,8 @@ int RunCommand(const RunFlags& flags, const CancellationToken* cancel);
 
 // `backfill verify SHAPE [--show N]`: 0 when no row differs, 1 when some do
 // (listing up to `show` keys), 2 on bad input, 3 when cancelled.
-int VerifyCommand(const RunFlags& flags, int show, const CancellationToken* cancel);
+int VerifyCommand(const RunFlags& flags, int show,
+                  const CancellationToken* cancel);
 
 // `backfill status [--job NAME] [--json]`.
 int StatusCommand(const CommonFlags& flags, bool json);

@@ -6,10 +6,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "backfill/engine/dsn.h"
+#include "backfill/engine/job.h"
+#include "backfill/engine/job_spec.h"
 #include "cli/pacing.h"
-#include "engine/dsn.h"
-#include "engine/job.h"
-#include "engine/job_spec.h"
 
 namespace backfill {
 

@@ -7,13 +7,13 @@
 #include <memory>
 #include <optional>
 
+#include "backfill/engine/dsn.h"
 #include "cli/argv_scrub.h"
 #include "cli/commands.h"
 #include "cli/flags.h"
 #include "cli/pacing.h"
 #include "cli/toml_config.h"
 #include "cli/version.h"
-#include "engine/dsn.h"
 
 namespace backfill {
 namespace {

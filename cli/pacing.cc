@@ -2,9 +2,12 @@
 
 #include <CLI/CLI.hpp>
 #include <cmath>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -20,23 +23,81 @@ absl::Status BadFlag(absl::string_view flag, absl::string_view why) {
 
 }  // namespace
 
-absl::Status InFlagTerms(const absl::Status& status) {
-  static constexpr std::pair<absl::string_view, absl::string_view> kFlags[] = {
-      {"replicas", "--replica"},
-      {"lag.max_lag_bytes", "--max-lag-bytes"},
-      {"probe_query", "--probe-query"},
-      {"throttle_query", "--throttle-query"},
-      {"load", "--max-load"},
-  };
-  absl::string_view message = status.message();
-  for (const auto& [option, flag] : kFlags) {
-    if (absl::StartsWith(message, option) && message.size() > option.size() &&
-        (message[option.size()] == ':' || message[option.size()] == ' ')) {
-      return absl::Status(status.code(),
-                          absl::StrCat(flag, message.substr(option.size())));
+namespace {
+
+bool OptionChar(char c) {
+  return absl::ascii_isalnum(c) || c == '_' || c == '.';
+}
+
+// PacingOptions members and their flags. Dotted or underscored names are
+// replaced wherever they stand as a whole word; plain words ("replicas",
+// "load") only when they lead the message, as "<option>:" or "<option> ".
+struct OptionFlag {
+  absl::string_view option;
+  absl::string_view flag;
+};
+constexpr OptionFlag kAnywhere[] = {
+    {"lag.max_lag_bytes", "--max-lag-bytes"},
+    {"lag.critical_lag", "--critical-lag"},
+    {"lag.max_lag", "--max-lag"},
+    {"load.critical", "--critical-load"},
+    {"load.max", "--max-load"},
+    {"max_rows_per_second", "--max-rows-per-second"},
+    {"ignore_unreachable_replicas", "--ignore-unreachable-replicas"},
+    {"throttle_threshold", "--throttle-threshold"},
+    {"throttle_query", "--throttle-query"},
+    {"probe_query", "--probe-query"},
+    {"max_latency", "--max-latency"},
+    {"commit_latency", "--max-commit-latency"},
+};
+constexpr OptionFlag kLeading[] = {
+    {"replicas", "--replica"},
+    {"load", "--max-load"},
+};
+
+// The flag for the option name at the start of `text`, if one stands there
+// as a whole word; advances `text` past it.
+std::optional<absl::string_view> ConsumeOption(absl::string_view* text,
+                                               bool at_start) {
+  for (const OptionFlag& o : kAnywhere) {
+    if (absl::StartsWith(*text, o.option) &&
+        (text->size() == o.option.size() ||
+         !OptionChar((*text)[o.option.size()]))) {
+      text->remove_prefix(o.option.size());
+      return o.flag;
     }
   }
-  return status;
+  if (!at_start) return std::nullopt;
+  for (const OptionFlag& o : kLeading) {
+    if (absl::StartsWith(*text, o.option) && text->size() > o.option.size() &&
+        ((*text)[o.option.size()] == ':' || (*text)[o.option.size()] == ' ')) {
+      text->remove_prefix(o.option.size());
+      return o.flag;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+absl::Status InFlagTerms(const absl::Status& status) {
+  absl::string_view rest = status.message();
+  std::string out;
+  bool word_start = true;
+  while (!rest.empty()) {
+    if (word_start) {
+      if (std::optional<absl::string_view> flag =
+              ConsumeOption(&rest, out.empty())) {
+        absl::StrAppend(&out, *flag);
+        word_start = false;
+        continue;
+      }
+    }
+    word_start = !OptionChar(rest.front());
+    out.push_back(rest.front());
+    rest.remove_prefix(1);
+  }
+  return absl::Status(status.code(), out);
 }
 
 absl::Status ParseDurationFlag(absl::string_view flag, const std::string& text,
@@ -130,20 +191,6 @@ absl::Status ParseLagFlags(const PacingFlags& f, PacingSettings* s) {
     return BadFlag("--max-lag-bytes", "must be a number of bytes >= 0");
   }
   s->lag.max_lag_bytes = f.max_lag_bytes;
-  if (s->lag.critical_lag > absl::ZeroDuration()) {
-    if (s->lag.max_lag == absl::ZeroDuration()) {
-      return BadFlag("--critical-lag", "needs lag watching (--max-lag is 0)");
-    }
-    if (s->lag.critical_lag <= s->lag.max_lag) {
-      return BadFlag("--critical-lag",
-                     absl::StrCat("must be above --max-lag (",
-                                  absl::FormatDuration(s->lag.max_lag), ")"));
-    }
-  }
-  if (!s->replicas.empty() && s->lag.max_lag == absl::ZeroDuration()) {
-    return BadFlag("--replica", "lag watching is off (--max-lag 0)");
-  }
-
   return absl::OkStatus();
 }
 
@@ -192,9 +239,6 @@ absl::Status ParseLimitFlags(const PacingFlags& f, PacingSettings* s) {
   if (f.ignore_unreachable_replicas < 0) {
     return BadFlag("--ignore-unreachable-replicas", "must be a number >= 0");
   }
-  if (f.ignore_unreachable_replicas > 0 && s->replicas.empty()) {
-    return BadFlag("--ignore-unreachable-replicas", "needs --replica URI");
-  }
   s->ignore_unreachable_replicas = f.ignore_unreachable_replicas;
   s->lock_timeout = absl::ZeroDuration();
   if (absl::Status st =
@@ -220,6 +264,10 @@ absl::StatusOr<PacingSettings> ParsePacingFlags(const PacingFlags& f) {
   PacingSettings s;
   for (auto parse : {ParseLagFlags, ParseQueryFlags, ParseLimitFlags}) {
     if (absl::Status st = parse(f, &s); !st.ok()) return st;
+  }
+  // The combination, by the library's rules, in flag terms.
+  if (absl::Status st = CheckPacingOptions(s); !st.ok()) {
+    return InFlagTerms(st);
   }
   return s;
 }
@@ -302,13 +350,6 @@ absl::StatusOr<std::vector<LoadLimit>> ParseLoadFlags(
           ParseLoadList("--critical-load", critical_load, true, &out);
       !s.ok()) {
     return s;
-  }
-  for (const LoadLimit& l : out) {
-    if (l.max > 0 && l.critical > 0 && l.critical <= l.max) {
-      return BadFlag("--critical-load",
-                     absl::StrCat(l.variable, " must be above its --max-load (",
-                                  FormatQuantity(l.max, ""), ")"));
-    }
   }
   return out;
 }

@@ -7,8 +7,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "backfill/engine/commit_latency.h"
 #include "backfill/pacing.h"
-#include "engine/commit_latency.h"
 
 namespace CLI {
 class App;
@@ -40,9 +40,11 @@ struct PacingFlags {
 void AddPacingFlags(CLI::App* run, PacingFlags* flags);
 
 // A pacing error from the library ("<option>: <why>", backfill/pacing.h
-// OpenPacing) in the command line's terms: the option that leads it is
-// replaced by its flag ("replicas db2:5432: ..." -> "--replica db2:5432:
-// ..."). Other messages pass through.
+// OpenPacing and CheckPacingOptions) in the command line's terms: each
+// PacingOptions member it names becomes its flag ("lag.critical_lag: must
+// be above lag.max_lag (1s)" -> "--critical-lag: must be above --max-lag
+// (1s)"); the plain words "replicas" and "load" only where they lead it
+// ("replicas db2:5432: ..." -> "--replica db2:5432: ..."). The code is kept.
 absl::Status InFlagTerms(const absl::Status& status);
 
 // A duration flag's text: empty keeps `*out`; otherwise a finite duration

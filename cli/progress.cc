@@ -4,8 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "engine/json.h"
-#include "engine/retry.h"
+#include "backfill/engine/json.h"
+#include "backfill/engine/retry.h"
 
 namespace backfill {
 namespace {

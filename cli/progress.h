@@ -6,8 +6,8 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "engine/job.h"
-#include "throttle/clock.h"
+#include "backfill/engine/job.h"
+#include "backfill/throttle/clock.h"
 
 namespace backfill {
 

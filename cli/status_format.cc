@@ -4,8 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "backfill/engine/json.h"
 #include "cli/progress.h"
-#include "engine/json.h"
 
 namespace backfill {
 namespace {
@@ -22,19 +22,22 @@ std::string OptionalKey(const std::optional<Key>& key) {
 
 std::string FormatStatusTable(const std::vector<Checkpoint>& checkpoints) {
   std::vector<std::vector<std::string>> rows = {
-      {"JOB", "STATE", "PROGRESS", "ROWS WALKED", "ROWS WRITTEN", "CHUNKS", "LAST KEY",
-       "HIGH-WATER", "UPDATED", "MESSAGE"}};
+      {"JOB", "STATE", "PROGRESS", "ROWS WALKED", "ROWS WRITTEN", "CHUNKS",
+       "LAST KEY", "HIGH-WATER", "UPDATED", "MESSAGE"}};
   for (const Checkpoint& cp : checkpoints) {
     std::string state(JobStateName(cp.state));
-    if (cp.pause_requested && cp.state != JobState::kPaused) state += " (pause requested)";
-    rows.push_back({cp.job, state, absl::StrFormat("%.1f%%", 100 * cp.progress()),
-                    WithCommas(cp.rows_walked), WithCommas(cp.rows_written),
-                    WithCommas(cp.chunks), OptionalKey(cp.last_key),
-                    OptionalKey(cp.high_water), Time(cp.updated_at), cp.message});
+    if (cp.pause_requested && cp.state != JobState::kPaused)
+      state += " (pause requested)";
+    rows.push_back(
+        {cp.job, state, absl::StrFormat("%.1f%%", 100 * cp.progress()),
+         WithCommas(cp.rows_walked), WithCommas(cp.rows_written),
+         WithCommas(cp.chunks), OptionalKey(cp.last_key),
+         OptionalKey(cp.high_water), Time(cp.updated_at), cp.message});
   }
   std::vector<size_t> width(rows[0].size(), 0);
   for (const auto& row : rows) {
-    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+    for (size_t i = 0; i < row.size(); ++i)
+      width[i] = std::max(width[i], row[i].size());
   }
   std::string out;
   for (const auto& row : rows) {
@@ -55,15 +58,19 @@ std::string CheckpointToJson(const Checkpoint& cp) {
   };
   return absl::StrFormat(
       "{\"job\":%s,\"state\":%s,\"pause_requested\":%s,\"progress\":%.4f,"
-      "\"rows_estimate\":%d,\"rows_walked\":%d,\"rows_written\":%d,\"chunks\":%d,"
+      "\"rows_estimate\":%d,\"rows_walked\":%d,\"rows_written\":%d,\"chunks\":%"
+      "d,"
       "\"last_key\":%s,\"high_water\":%s,\"spec\":%s,\"fingerprint\":%s,"
       "\"message\":%s,\"started_at\":%s,\"updated_at\":%s}",
       JsonString(cp.job), JsonString(JobStateName(cp.state)),
       cp.pause_requested ? "true" : "false", cp.progress(), cp.rows_estimate,
-      cp.rows_walked, cp.rows_written, cp.chunks, key(cp.last_key), key(cp.high_water),
-      JsonString(cp.spec), JsonString(cp.fingerprint), JsonString(cp.message),
-      JsonString(absl::FormatTime(absl::RFC3339_sec, cp.started_at, absl::UTCTimeZone())),
-      JsonString(absl::FormatTime(absl::RFC3339_sec, cp.updated_at, absl::UTCTimeZone())));
+      cp.rows_walked, cp.rows_written, cp.chunks, key(cp.last_key),
+      key(cp.high_water), JsonString(cp.spec), JsonString(cp.fingerprint),
+      JsonString(cp.message),
+      JsonString(absl::FormatTime(absl::RFC3339_sec, cp.started_at,
+                                  absl::UTCTimeZone())),
+      JsonString(absl::FormatTime(absl::RFC3339_sec, cp.updated_at,
+                                  absl::UTCTimeZone())));
 }
 
 }  // namespace backfill

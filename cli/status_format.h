@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/checkpoint.h"
+#include "backfill/engine/checkpoint.h"
 
 namespace backfill {
 

@@ -4,7 +4,7 @@
 #include <mutex>
 
 #include "absl/time/time.h"
-#include "throttle/clock.h"
+#include "backfill/throttle/clock.h"
 
 namespace backfill {
 

@@ -1,11 +1,11 @@
-// The MySQL adapter's pure parts: statement rendering (adapters/mysql/
+// The MySQL adapter's pure parts: statement rendering (backfill/adapters/mysql/
 // mysql_sql.h) and the error mapping (mysql_errors.h). No server needed.
 
-#include "adapters/mysql/mysql_sql.h"
+#include "backfill/adapters/mysql/mysql_sql.h"
 
 #include <string>
 
-#include "adapters/mysql/mysql_errors.h"
+#include "backfill/adapters/mysql/mysql_errors.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

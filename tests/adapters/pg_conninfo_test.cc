@@ -1,4 +1,4 @@
-#include "adapters/postgres/pg_conninfo.h"
+#include "backfill/adapters/postgres/pg_conninfo.h"
 
 #include <cstdlib>
 

@@ -1,4 +1,4 @@
-#include "adapters/postgres/pg_errors.h"
+#include "backfill/adapters/postgres/pg_errors.h"
 
 #include <pqxx/except>
 #include <stdexcept>

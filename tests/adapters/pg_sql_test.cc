@@ -1,4 +1,4 @@
-#include "adapters/postgres/pg_sql.h"
+#include "backfill/adapters/postgres/pg_sql.h"
 
 #include <string>
 

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,8 +16,9 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 // A MySQL replica applies a chunk only once committed: with replicas, the
-// default chunk time is cut to a tenth of the lag limit; an explicit one is kept
-// with a note; PostgreSQL, no replica, and fixed-size chunks are unchanged.
+// default chunk time is cut to a tenth of the lag limit; an explicit one is
+// kept with a note; PostgreSQL, no replica, and fixed-size chunks are
+// unchanged.
 TEST(ChunkTimeForReplicasTest, CutsTheDefaultOnMysqlReplicas) {
   PacingOptions s;
   s.replicas = {"mysql://u@r1:3307/db"};
@@ -29,9 +31,8 @@ TEST(ChunkTimeForReplicasTest, CutsTheDefaultOnMysqlReplicas) {
   EXPECT_THAT(notes[0], HasSubstr("chunks sized to take 100ms, not 500ms"));
 
   notes.clear();
-  EXPECT_EQ(
-      ChunkTimeForReplicas(s, DatabaseKind::kMysql, target, true, &notes),
-      target);
+  EXPECT_EQ(ChunkTimeForReplicas(s, DatabaseKind::kMysql, target, true, &notes),
+            target);
   ASSERT_EQ(notes.size(), 1u);
   EXPECT_THAT(notes[0], HasSubstr("--target-chunk-time 500ms"));
   EXPECT_THAT(notes[0], HasSubstr("100ms or less avoids that"));
@@ -83,6 +84,90 @@ TEST(DescribePacingTest, SaysWhatPacesTheRun) {
   s = {};
   s.commit_latency = CommitLatencyLimit();  // off
   EXPECT_TRUE(DescribePacing(s).empty());
+}
+
+// Every inconsistent combination is bad input naming the member; the
+// defaults and a full, consistent set are fine.
+TEST(CheckPacingOptionsTest, NamesTheInconsistentOption) {
+  EXPECT_TRUE(CheckPacingOptions(PacingOptions{}).ok());
+  PacingOptions full;
+  full.replicas = {"postgresql://u@r1/db"};
+  full.lag.critical_lag = absl::Seconds(30);
+  full.max_latency = absl::Milliseconds(50);
+  full.throttle_query = "SELECT 1";
+  full.throttle_threshold = 5;
+  full.max_rows_per_second = 1000;
+  full.ignore_unreachable_replicas = 1;
+  full.load = {{"Threads_running", 25, 50}, {"Threads_connected", 0, 500}};
+  EXPECT_TRUE(CheckPacingOptions(full).ok()) << CheckPacingOptions(full);
+
+  struct Case {
+    void (*spoil)(PacingOptions*);
+    const char* message;
+  };
+  const Case cases[] = {
+      {[](PacingOptions* p) { p->lag.critical_lag = absl::Seconds(1); },
+       "lag.critical_lag: must be above lag.max_lag (1s)"},
+      {[](PacingOptions* p) {
+         p->lag.max_lag = absl::ZeroDuration();
+         p->lag.critical_lag = absl::Seconds(10);
+       },
+       "lag.critical_lag: needs lag watching (lag.max_lag is 0)"},
+      {[](PacingOptions* p) { p->lag.max_lag = -absl::Seconds(1); },
+       "lag.max_lag: must not be negative"},
+      {[](PacingOptions* p) { p->lag.max_lag_bytes = -1; },
+       "lag.max_lag_bytes: must be a number of bytes >= 0"},
+      {[](PacingOptions* p) {
+         p->replicas = {"postgresql://u@r1/db"};
+         p->lag.max_lag = absl::ZeroDuration();
+       },
+       "replicas: lag watching is off (lag.max_lag is 0)"},
+      {[](PacingOptions* p) { p->ignore_unreachable_replicas = 1; },
+       "ignore_unreachable_replicas: needs replicas to ignore"},
+      {[](PacingOptions* p) {
+         p->max_latency = absl::Milliseconds(5);
+         p->probe_query.clear();
+       },
+       "probe_query: is empty"},
+      {[](PacingOptions* p) { p->throttle_query = "SELECT 1"; },
+       "throttle_threshold: must be a number above 0"},
+      {[](PacingOptions* p) { p->max_rows_per_second = -1; },
+       "max_rows_per_second: must be a number >= 0"},
+      {[](PacingOptions* p) { p->commit_latency.factor = 1; },
+       "commit_latency: needs a factor above 1"},
+      {[](PacingOptions* p) {
+         p->load = {{"Threads_running", 25, 20}};
+       },
+       "load.critical: Threads_running must be above its load.max (25)"},
+      {[](PacingOptions* p) {
+         p->load = {{"Threads_running", 0, 0}};
+       },
+       "load: Threads_running needs a max or a critical above 0"},
+      {[](PacingOptions* p) {
+         p->load = {{"a", 1, 0}, {"A", 2, 0}};
+       },
+       "load: A is given twice"},
+  };
+  for (const Case& c : cases) {
+    PacingOptions p;
+    c.spoil(&p);
+    const absl::Status s = CheckPacingOptions(p);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.message;
+    EXPECT_THAT(std::string(s.message()), HasSubstr(c.message));
+  }
+}
+
+// A job runner's inconsistent options fail in OpenPacing before any
+// connection is tried (the primary here does not exist).
+TEST(CheckPacingOptionsTest, OpenPacingChecksBeforeConnecting) {
+  PacingOptions p;
+  p.lag.critical_lag = absl::Milliseconds(500);
+  absl::StatusOr<std::unique_ptr<Pacing>> pacing =
+      OpenPacing(p, {.dsn = "postgresql://u@127.0.0.1:1/db"}, "job",
+                 absl::Milliseconds(500), Clock::Real());
+  ASSERT_FALSE(pacing.ok());
+  EXPECT_EQ(pacing.status().message(),
+            "lag.critical_lag: must be above lag.max_lag (1s)");
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
-#include "engine/checkpoint.h"
+#include "backfill/engine/checkpoint.h"
 
-#include "engine/json.h"
+#include "backfill/engine/json.h"
 #include "gtest/gtest.h"
 
 namespace backfill {

@@ -1,4 +1,4 @@
-#include "engine/dsn.h"
+#include "backfill/engine/dsn.h"
 
 #include <string>
 
@@ -105,9 +105,9 @@ TEST(ParseDsnTest, SeveralParams) {
 }
 
 TEST(ParseDsnTest, BadPortAndScheme) {
-  for (const char* uri : {"mysql://h:abc/db", "mysql://h:0/db",
-                          "mysql://h:65536/db", "mysql://h:-1/db",
-                          "mysql://[::1]:x/db"}) {
+  for (const char* uri :
+       {"mysql://h:abc/db", "mysql://h:0/db", "mysql://h:65536/db",
+        "mysql://h:-1/db", "mysql://[::1]:x/db"}) {
     absl::StatusOr<Dsn> d = ParseDsn(uri);
     EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument) << uri;
   }

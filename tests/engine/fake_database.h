@@ -12,7 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "engine/database.h"
+#include "backfill/engine/database.h"
 #include "tests/fake_clock.h"
 
 namespace backfill {

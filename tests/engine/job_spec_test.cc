@@ -1,4 +1,4 @@
-#include "engine/job_spec.h"
+#include "backfill/engine/job_spec.h"
 
 #include <functional>
 #include <string>

@@ -1,8 +1,7 @@
-// The copier loop (engine/job.cc) against an in-memory database and a fake
-// clock: resumability, retries, stops and the observer protocol.
+// The copier loop (backfill/engine/job.cc) against an in-memory database and a
+// fake clock: resumability, retries, stops and the observer protocol.
 
-#include "engine/job.h"
-#include "engine/job_lease.h"
+#include "backfill/engine/job.h"
 
 #include <memory>
 #include <string>
@@ -10,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
+#include "backfill/engine/job_lease.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/engine/fake_database.h"
@@ -325,7 +325,8 @@ TEST_F(JobTest, ExpiredLeaseIsTakenOver) {
 
 TEST_F(JobTest, LeaseTakenOverMidRunStopsWithoutWritingOverTheNewHolder) {
   backend_.AddRange(1, 50);
-  const std::string thief = "host=elsewhere pid=12 start=3 boot=b pidns=1 run=1";
+  const std::string thief =
+      "host=elsewhere pid=12 start=3 boot=b pidns=1 run=1";
   Checkpoint thief_checkpoint;
   backend_.after_commit = [&](int64_t committed) {
     if (committed == 2) {
@@ -360,11 +361,11 @@ TEST(JobLeaseTest, HolderIsDeadOnlyWhenItsProcessIsProvablyGone) {
                                 self, start_of));
   // Another host, boot, pid namespace, or a holder of unknown form: only
   // its lease's expiry tells.
-  for (const char* other :
-       {"host=g pid=43 start=100 boot=B pidns=7", "host=h pid=43 start=100 "
-                                                  "boot=C pidns=7",
-        "host=h pid=43 start=100 boot=B pidns=8", "host=h pid=43 boot=B pidns=7",
-        "somebody", ""}) {
+  for (const char* other : {"host=g pid=43 start=100 boot=B pidns=7",
+                            "host=h pid=43 start=100 "
+                            "boot=C pidns=7",
+                            "host=h pid=43 start=100 boot=B pidns=8",
+                            "host=h pid=43 boot=B pidns=7", "somebody", ""}) {
     EXPECT_FALSE(HolderIsDeadHere(other, self, start_of)) << other;
   }
 }

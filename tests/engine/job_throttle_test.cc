@@ -1,5 +1,5 @@
-// The copier loop with RunOptions::throttle (engine/job.cc) against the
-// in-memory database and a fake clock: writes stop while the controller
+// The copier loop with RunOptions::throttle (backfill/engine/job.cc) against
+// the in-memory database and a fake clock: writes stop while the controller
 // holds them, resume after, and the run still stops on critical readings,
 // cancellation, the pause flag and slice limits while it waits.
 
@@ -9,12 +9,12 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "engine/job.h"
+#include "backfill/engine/job.h"
+#include "backfill/throttle/controller.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/engine/fake_database.h"
 #include "tests/fake_clock.h"
-#include "throttle/controller.h"
 
 namespace backfill {
 namespace {

@@ -1,4 +1,4 @@
-#include "engine/key.h"
+#include "backfill/engine/key.h"
 
 #include <string>
 

@@ -1,8 +1,8 @@
-// The Pacer (engine/pacer.h) and the probe-latency signal with fake signals,
-// a fake heartbeat and a fake clock: what reaches the controller, fail-closed
-// on errors and hung signals, clean start/stop of the threads.
+// The Pacer (backfill/engine/pacer.h) and the probe-latency signal with fake
+// signals, a fake heartbeat and a fake clock: what reaches the controller,
+// fail-closed on errors and hung signals, clean start/stop of the threads.
 
-#include "engine/pacer.h"
+#include "backfill/engine/pacer.h"
 
 #include <atomic>
 #include <chrono>
@@ -17,12 +17,12 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
-#include "engine/commit_latency.h"
-#include "engine/probe_signal.h"
+#include "backfill/engine/commit_latency.h"
+#include "backfill/engine/probe_signal.h"
+#include "backfill/throttle/controller.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/fake_clock.h"
-#include "throttle/controller.h"
 
 namespace backfill {
 namespace {
@@ -542,6 +542,43 @@ TEST_F(PacerTest, AQuietRecheckHoldsWritesWhileItMeasures) {
   clock_.Advance(absl::Milliseconds(100));
   pacer.PollOnce();  // the hold is lifted with the next beat
   EXPECT_TRUE(controller_.Check().proceed());
+}
+
+// A hold the run cannot end by writing less: the primary's quiet beats read
+// 5 ms against a 2 ms baseline (limit 4 ms). Once writes have been held a
+// whole window, that window is the quiet figure and writes resume. With the
+// pacer not passing the hold to CommitLatency::Record, they never would.
+TEST_F(PacerTest, AHoldTheRunCannotEndRebaselinesAfterAWindow) {
+  PacerOptions options = PacerOpts();
+  options.commit_latency.enabled = true;
+  options.commit_latency.factor = 2;
+  options.commit_latency.known_baseline = absl::Milliseconds(2);
+  options.commit_latency.recheck_every = absl::ZeroDuration();
+  Pacer pacer(&controller_, options);
+  auto heartbeat = std::make_unique<FakeHeartbeat>(&clock_);
+  FakeHeartbeat* beat = heartbeat.get();
+  beat->cost = absl::Milliseconds(5);
+  pacer.SetHeartbeat(std::move(heartbeat));
+  pacer.Start(absl::Seconds(1));
+  pacer.Stop();  // the rest by hand, on the fake clock
+  bool held = false;
+  absl::Duration elapsed;
+  for (; elapsed < absl::Seconds(30); elapsed += absl::Milliseconds(100)) {
+    clock_.Advance(absl::Milliseconds(100));
+    pacer.PollOnce();
+    const Decision d = controller_.Check();
+    if (!d.proceed()) {
+      held = true;
+      EXPECT_EQ(d.label, "commit_latency p95") << d.reason;
+    } else if (held) {
+      break;
+    }
+  }
+  EXPECT_TRUE(held);
+  EXPECT_TRUE(controller_.Check().proceed());
+  EXPECT_LT(elapsed, absl::Seconds(12));
+  EXPECT_EQ(*pacer.commit_latency()->baseline(), absl::Milliseconds(5));
+  EXPECT_EQ(pacer.commit_latency()->held_rebaselines(), 1);
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "engine/retry.h"
+#include "backfill/engine/retry.h"
 
 #include <algorithm>
 

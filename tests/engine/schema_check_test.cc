@@ -1,4 +1,4 @@
-#include "engine/schema_check.h"
+#include "backfill/engine/schema_check.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-#include "engine/sql_fragment.h"
+#include "backfill/engine/sql_fragment.h"
 
 #include <string>
 

@@ -21,7 +21,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "engine/dsn.h"
+#include "backfill/engine/dsn.h"
 #include "gmock/gmock.h"
 #include "tests/integration/dev_servers.h"
 #include "tests/integration/fixture.h"

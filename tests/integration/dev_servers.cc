@@ -10,7 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "engine/dsn.h"
+#include "backfill/engine/dsn.h"
 
 namespace backfill::testing {
 namespace {

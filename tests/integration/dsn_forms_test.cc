@@ -18,7 +18,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "engine/dsn.h"
+#include "backfill/engine/dsn.h"
 #include "tests/integration/dev_servers.h"
 #include "tests/integration/fixture.h"
 #include "tests/integration/pg_test_dsn.h"

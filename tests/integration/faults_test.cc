@@ -22,7 +22,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "engine/dsn.h"
+#include "backfill/engine/dsn.h"
 #include "tests/integration/dev_servers.h"
 #include "tests/integration/fixture.h"
 #include "tests/integration/freezing_proxy.h"

@@ -9,8 +9,8 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
-#include "adapters/database_factory.h"
-#include "engine/job.h"
+#include "backfill/adapters/database_factory.h"
+#include "backfill/engine/job.h"
 #include "tests/integration/fixture.h"
 
 namespace backfill::testing {

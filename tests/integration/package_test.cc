@@ -81,6 +81,14 @@ TEST_P(PackageTest, JobRunnerBuiltAgainstTheInstalledPackageRunsInSlices) {
       "grep -rlE 'pqxx|mysql\\.h|prometheus/' ", Quote(prefix + "/include")));
   EXPECT_NE(grep_code, 0) << "installed headers name a client library:\n"
                           << grep_out;
+  // The public API under the project's prefix; the internals not at all.
+  const std::string include = prefix + "/include/backfill/";
+  EXPECT_TRUE(std::filesystem::exists(include + "backfill.h"));
+  EXPECT_TRUE(std::filesystem::exists(include + "engine/job.h"));
+  for (const char* internal : {"engine/job_run.h", "engine/sql_fragment.h",
+                               "engine/json.h", "adapters/postgres"}) {
+    EXPECT_FALSE(std::filesystem::exists(include + internal)) << internal;
+  }
 
   // Configured with only the prefix: no path into this source or build tree.
   auto [configure_code, configure_out] = Sh(absl::StrCat(

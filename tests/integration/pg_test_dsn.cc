@@ -5,7 +5,7 @@
 #include <stdexcept>
 
 #include "absl/strings/str_cat.h"
-#include "engine/dsn.h"
+#include "backfill/engine/dsn.h"
 
 namespace backfill::testing {
 

@@ -1,5 +1,5 @@
 // TestDb for MariaDB (and MySQL 8), through the libmysqlclient C API. Test
-// support only: the product's MySQL code is adapters/mysql/.
+// support only: the product's MySQL code is backfill/adapters/mysql/.
 
 #include <mysql.h>
 
@@ -8,7 +8,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "engine/dsn.h"
+#include "backfill/engine/dsn.h"
 #include "tests/integration/test_db.h"
 
 namespace backfill::testing {
@@ -165,7 +165,8 @@ class MysqlTestDb final : public TestDb {
     return dsn;
   }
 
-  std::string CreateUpdater(const std::string& user, const std::string& password,
+  std::string CreateUpdater(const std::string& user,
+                            const std::string& password,
                             const std::string& table) override {
     // Table-level grants only: a REVOKE on the table then takes effect
     // (a database-level UPDATE would still cover it).
@@ -179,9 +180,10 @@ class MysqlTestDb final : public TestDb {
     return dsn;
   }
 
-  void RevokeUpdate(const std::string& user, const std::string& table) override {
-    Exec(absl::StrCat("REVOKE UPDATE ON ", QuoteIdent(name_), ".", QuoteIdent(table),
-                      " FROM ", Account(user)));
+  void RevokeUpdate(const std::string& user,
+                    const std::string& table) override {
+    Exec(absl::StrCat("REVOKE UPDATE ON ", QuoteIdent(name_), ".",
+                      QuoteIdent(table), " FROM ", Account(user)));
   }
 
   void Analyze(const std::string& table) override {
@@ -234,7 +236,8 @@ class MysqlTestDb final : public TestDb {
   // returns its DSN for the scratch database. Grants are the caller's.
   std::string Login(const std::string& user, const std::string& password) {
     Exec(absl::StrCat("CREATE USER IF NOT EXISTS ", Account(user)));
-    Exec(absl::StrCat("ALTER USER ", Account(user), " IDENTIFIED BY '", password, "'"));
+    Exec(absl::StrCat("ALTER USER ", Account(user), " IDENTIFIED BY '",
+                      password, "'"));
     Dsn dsn = ParseOrThrow(this->dsn());
     dsn.user = user;
     dsn.password = password;

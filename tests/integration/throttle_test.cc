@@ -25,7 +25,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "backfill/backfill.h"
-#include "engine/dsn.h"
+#include "backfill/engine/dsn.h"
 #include "tests/integration/dev_servers.h"
 #include "tests/integration/fixture.h"
 #include "tests/integration/pg_test_dsn.h"

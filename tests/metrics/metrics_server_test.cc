@@ -1,4 +1,4 @@
-#include "metrics/metrics_server.h"
+#include "backfill/metrics/metrics_server.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

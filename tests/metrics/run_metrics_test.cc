@@ -1,13 +1,13 @@
-#include "metrics/run_metrics.h"
+#include "backfill/metrics/run_metrics.h"
 
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
+#include "backfill/throttle/controller.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "throttle/controller.h"
 
 namespace backfill {
 namespace {
@@ -197,8 +197,8 @@ TEST(RunMetricsTest, CommitLatencyBaselineFollowsItsReadingsFloor) {
       metrics.Render(),
       HasSubstr("backfill_commit_latency_baseline_seconds{job=\"users\"}"
                 " 0.008"));
-  // The run lowered the baseline (engine/commit_latency.h): the reading's
-  // floor carries it to the next scrape.
+  // The run lowered the baseline (backfill/engine/commit_latency.h): the
+  // reading's floor carries it to the next scrape.
   Reading r = Reading::Ok(0.0012, 0.002, "s");
   r.floor = 0.001;
   throttle.AddSignal("commit_latency p95", SignalKind::kCommitLatency);

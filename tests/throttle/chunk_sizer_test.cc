@@ -1,4 +1,4 @@
-#include "throttle/chunk_sizer.h"
+#include "backfill/throttle/chunk_sizer.h"
 
 #include <cstdint>
 

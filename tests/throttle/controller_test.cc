@@ -1,4 +1,4 @@
-#include "throttle/controller.h"
+#include "backfill/throttle/controller.h"
 
 #include <cmath>
 #include <functional>
@@ -8,10 +8,10 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "backfill/throttle/signal.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/fake_clock.h"
-#include "throttle/signal.h"
 
 namespace backfill {
 namespace {

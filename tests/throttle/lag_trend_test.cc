@@ -1,4 +1,4 @@
-#include "throttle/lag_trend.h"
+#include "backfill/throttle/lag_trend.h"
 
 #include <memory>
 #include <string>

@@ -1,4 +1,4 @@
-#include "throttle/latency_window.h"
+#include "backfill/throttle/latency_window.h"
 
 #include <optional>
 

@@ -1,9 +1,9 @@
-// The proportional pace (throttle/pace.h) on a simulated server whose
+// The proportional pace (backfill/throttle/pace.h) on a simulated server whose
 // commit latency grows with the write rate, measured the way the engine
 // measures it: a p95 over a window of beats, with noise. No sleeping: time
 // is simulated.
 
-#include "throttle/pace.h"
+#include "backfill/throttle/pace.h"
 
 #include <algorithm>
 #include <cmath>
