@@ -6,71 +6,29 @@
 #include "absl/strings/str_cat.h"
 
 namespace backfill {
-namespace {
-
-absl::StatusOr<std::vector<Assignment>> ParseSets(
-    const std::vector<std::string>& sets) {
-  std::vector<Assignment> out;
-  for (const std::string& set : sets) {
-    absl::StatusOr<Assignment> a = ParseAssignment(set);
-    if (!a.ok()) return a.status();
-    out.push_back(*std::move(a));
-  }
-  return out;
-}
-
-absl::StatusOr<JobSpec> Validated(JobSpec spec) {
-  if (absl::Status s = ValidateJobSpec(spec); !s.ok()) return s;
-  return spec;
-}
-
-}  // namespace
-
 absl::StatusOr<JobSpec> ColumnJob(absl::string_view table,
                                   const std::vector<std::string>& sets) {
-  JobSpec spec;
-  spec.shape = Shape::kColumn;
-  absl::StatusOr<TableName> t = ParseTableName(table, "table");
-  if (!t.ok()) return t.status();
-  spec.table = *std::move(t);
-  absl::StatusOr<std::vector<Assignment>> a = ParseSets(sets);
-  if (!a.ok()) return a.status();
-  spec.assignments = *std::move(a);
-  return Validated(std::move(spec));
+  return ParseJobText({.table = std::string(table), .sets = sets});
 }
 
 absl::StatusOr<JobSpec> JoinJob(absl::string_view table, absl::string_view from,
                                 absl::string_view on,
                                 const std::vector<std::string>& sets) {
-  JobSpec spec;
-  spec.shape = Shape::kJoin;
-  absl::StatusOr<TableName> t = ParseTableName(table, "table");
-  if (!t.ok()) return t.status();
-  spec.table = *std::move(t);
-  absl::StatusOr<TableName> f = ParseTableName(from, "from");
-  if (!f.ok()) return f.status();
-  spec.source = *std::move(f);
-  spec.on = std::string(on);
-  absl::StatusOr<std::vector<Assignment>> a = ParseSets(sets);
-  if (!a.ok()) return a.status();
-  spec.assignments = *std::move(a);
-  return Validated(std::move(spec));
+  if (from.empty())
+    return absl::InvalidArgumentError("the join shape needs `from`");
+  return ParseJobText({.table = std::string(table),
+                       .from = std::string(from),
+                       .on = std::string(on),
+                       .sets = sets});
 }
 
 absl::StatusOr<JobSpec> CopyJob(absl::string_view from, absl::string_view into,
                                 absl::string_view columns) {
-  JobSpec spec;
-  spec.shape = Shape::kCopy;
-  absl::StatusOr<TableName> f = ParseTableName(from, "from");
-  if (!f.ok()) return f.status();
-  spec.source = *std::move(f);
-  absl::StatusOr<TableName> t = ParseTableName(into, "into");
-  if (!t.ok()) return t.status();
-  spec.table = *std::move(t);
-  absl::StatusOr<std::vector<Assignment>> a = ParseColumnList(columns);
-  if (!a.ok()) return a.status();
-  spec.assignments = *std::move(a);
-  return Validated(std::move(spec));
+  if (into.empty())
+    return absl::InvalidArgumentError("the copy shape needs `into`");
+  return ParseJobText({.from = std::string(from),
+                       .into = std::string(into),
+                       .columns = std::string(columns)});
 }
 
 absl::StatusOr<std::unique_ptr<Job>> OpenJob(const ConnectOptions& connect,
@@ -88,15 +46,24 @@ absl::StatusOr<RunReport> Run(const ConnectOptions& connect, JobSpec spec,
   return (*job)->Run(options);
 }
 
-absl::StatusOr<std::unique_ptr<Pacing>> OpenRunPacing(
-    const Job& job, const ConnectOptions& connect, const PacingOptions& pacing,
-    bool target_given, RunOptions* options) {
+absl::StatusOr<std::vector<std::string>> RunChunkTime(
+    const ConnectOptions& connect, const PacingOptions& pacing,
+    bool target_given, ChunkSizerOptions* chunking) {
   absl::StatusOr<Dsn> dsn = ParseDsn(connect.dsn);
   if (!dsn.ok()) return dsn.status();
   std::vector<std::string> notes;
-  ChunkSizerOptions& chunking = options->chunking;
-  chunking.target_chunk_time = ChunkTimeForReplicas(
-      pacing, dsn->kind, chunking.target_chunk_time, target_given, &notes);
+  chunking->target_chunk_time = ChunkTimeForReplicas(
+      pacing, dsn->kind, chunking->target_chunk_time, target_given, &notes);
+  return notes;
+}
+
+absl::StatusOr<std::unique_ptr<Pacing>> OpenRunPacing(
+    const Job& job, const ConnectOptions& connect, const PacingOptions& pacing,
+    bool target_given, RunOptions* options) {
+  absl::StatusOr<std::vector<std::string>> notes =
+      RunChunkTime(connect, pacing, target_given, &options->chunking);
+  if (!notes.ok()) return notes.status();
+  const ChunkSizerOptions& chunking = options->chunking;
   Clock* clock = options->clock != nullptr ? options->clock : Clock::Real();
   absl::StatusOr<std::unique_ptr<Pacing>> paced = OpenPacing(
       pacing, connect, job.spec().job, chunking.target_chunk_time, clock);
@@ -107,7 +74,7 @@ absl::StatusOr<std::unique_ptr<Pacing>> OpenRunPacing(
     }
     for (const std::string& note : job.plan().notes) o->OnNote(note);
     for (const std::string& note : (*paced)->notes) o->OnNote(note);
-    for (const std::string& note : notes) o->OnNote(note);
+    for (const std::string& note : *notes) o->OnNote(note);
   }
   return paced;
 }

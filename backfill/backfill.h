@@ -65,9 +65,11 @@
 namespace backfill {
 
 // JobSpecs for the three shapes (docs/DESIGN.md), from the same text the
-// command line takes. Table names may be "schema.name" and quoted; each `sets`
-// entry is "column = SQL expression". Set JobSpec::job, ::where and ::key on
-// the result as needed. kInvalidArgument when the text does not parse or the
+// command line takes: each is ParseJobText (backfill/engine/job_spec.h,
+// which also takes `where`, `key` and a job name) of the members named.
+// Table names may be "schema.name" and quoted; each `sets` entry is
+// "column = SQL expression". Set JobSpec::job, ::where and ::key on the
+// result as needed. kInvalidArgument when the text does not parse or the
 // spec is inconsistent (ValidateJobSpec); nothing is checked against a
 // database until OpenJob.
 //
@@ -126,6 +128,15 @@ absl::StatusOr<RunReport> Run(const ConnectOptions& connect, JobSpec spec,
 
 // The two halves of the paced Run, for a caller that tells bad input from a
 // runtime failure by phase (the CLI's exit codes 2 and 1) or serves metrics.
+//
+// RunChunkTime sets *chunking's chunk time as the paced run will
+// size its chunks (ChunkTimeForReplicas on the primary's kind: cut for MySQL
+// replicas unless `target_given`) and returns the notes that say why; what
+// OpenRunPacing does first, and what a dry run shows. kInvalidArgument for a
+// bad DSN.
+absl::StatusOr<std::vector<std::string>> RunChunkTime(
+    const ConnectOptions& connect, const PacingOptions& pacing,
+    bool target_given, ChunkSizerOptions* chunking);
 //
 // OpenRunPacing opens the signals `pacing` asks for on the primary of
 // `connect` for `job` (OpenPacing), cuts options->chunking's chunk time for

@@ -1,6 +1,7 @@
 #include "backfill/pacing.h"
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <utility>
 
@@ -79,9 +80,9 @@ absl::Duration ChunkTimeForReplicas(const PacingOptions& s, DatabaseKind kind,
   if (target <= cap) return target;
   if (target_given) {
     notes->push_back(absl::StrCat(
-        "--target-chunk-time ", absl::FormatDuration(target),
+        "`chunking.target_chunk_time` ", absl::FormatDuration(target),
         ": each chunk can hold a MySQL replica about that long behind (a "
-        "replica applies a chunk only once it is committed), so --max-lag ",
+        "replica applies a chunk only once it is committed), so `lag.max_lag` ",
         absl::FormatDuration(s.lag.max_lag), " may be overshot; ",
         absl::FormatDuration(cap), " or less avoids that"));
     return target;
@@ -91,9 +92,20 @@ absl::Duration ChunkTimeForReplicas(const PacingOptions& s, DatabaseKind kind,
       absl::FormatDuration(target),
       ": a MySQL replica applies a chunk only "
       "once committed, so each holds it about one chunk time behind; a tenth "
-      "of --max-lag leaves room under the limit (--target-chunk-time "
-      "overrides)"));
+      "of `lag.max_lag` leaves room under the limit "
+      "(`chunking.target_chunk_time` overrides)"));
   return cap;
+}
+
+PaceOptions PaceFor(const PacingOptions& s) {
+  PaceOptions pace;
+  const absl::Duration window = s.commit_latency.window;
+  if (s.commit_latency.enabled && window > pace.period) {
+    pace.max_increase =
+        std::min(pace.max_increase,
+                 std::pow(2.0, absl::FDivDuration(pace.period, window)));
+  }
+  return pace;
 }
 
 std::vector<std::string> DescribePacing(const PacingOptions& s) {
@@ -109,7 +121,7 @@ std::vector<std::string> DescribePacing(const PacingOptions& s) {
                                     " before the first chunk, lowered when "
                                     "the run reads below it)")
                      : absl::FormatDuration(c.max),
-        "; --max-commit-latency 0 turns it off"));
+        "; `commit_latency` 0 turns it off"));
   }
   for (const std::string& r : s.replicas) {
     absl::StatusOr<std::string> label = ReplicaLabel(r);
@@ -141,12 +153,14 @@ std::vector<std::string> DescribePacing(const PacingOptions& s) {
   if (!out.empty() &&
       (c.enabled || !s.replicas.empty() || !s.load.empty() ||
        s.max_latency > absl::ZeroDuration() || !s.throttle_query.empty())) {
-    PaceOptions pace;
+    const PaceOptions pace = PaceFor(s);
     out.push_back(absl::StrCat(
         "the pace is unlimited until a signal passes ",
         FormatQuantity(pace.target_utilisation * 100, ""),
-        "% of its limit, then follows the one nearest its limit; writes pause "
-        "at a limit"));
+        "% of its limit, then follows the one nearest its limit, rising at "
+        "most x",
+        FormatQuantity(pace.max_increase, ""), " every ",
+        absl::FormatDuration(pace.period), "; writes pause at a limit"));
   }
   return out;
 }
@@ -227,7 +241,7 @@ absl::Status OpenPrimarySignals(const PacingOptions& s,
     } else if (watch_lag) {
       out->notes.push_back(
           "replication lag is not watched: a MySQL primary cannot see its "
-          "replicas' lag; give --replica URI for each replica");
+          "replicas' lag; give `replicas` URI for each replica");
     }
   } else if (s.lag.max_lag_bytes > 0) {
     return BadOption("lag.max_lag_bytes", "is PostgreSQL only");
@@ -268,7 +282,7 @@ ThrottleOptions ControllerOptions(const PacingOptions& s, DatabaseKind kind,
     options.chunk_cap_time = kMysqlChunkCapTime;
     options.chunk_cap_min_rows = kMysqlChunkCapMinRows;
   }
-  if (paced) options.pace = PaceOptions();
+  if (paced) options.pace = PaceFor(s);
   if (s.max_latency > absl::ZeroDuration()) {
     // A probe may legitimately take up to its timeout: do not call it stale
     // before that.

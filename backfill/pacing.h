@@ -79,6 +79,15 @@ absl::Duration ChunkTimeForReplicas(const PacingOptions& pacing,
                                     bool target_given,
                                     std::vector<std::string>* notes);
 
+// The pace of a run with `pacing` (ThrottleOptions::pace): PaceOptions's
+// defaults, except that with the commit latency on, a step up is at most
+// 2^(period / window): the rate at most doubles over one window of the
+// signal (10 s). A rate that rises faster than its p95 can show the cost
+// overshoots, is held, and comes back as a burst: on the benchmark's
+// MariaDB the default (steps of x1.25 a second) ran 34k rows/s between
+// holds and the foreground's p99 tripled (bench/RESULTS.md).
+PaceOptions PaceFor(const PacingOptions& pacing);
+
 // What a run with `pacing` watches, one line per signal, for a plan and the
 // start of a run: "commit latency: the p95 of a one-row write and commit on
 // the primary, at most 2x its quiet baseline (...)", "replication lag of
@@ -128,9 +137,9 @@ struct Pacing {
 // DSNs, a replica of another kind, rejected credentials, a failing query. Their
 // messages begin with the PacingOptions member they are about, as "<option>:
 // <why>" ("replicas: ...", "replicas HOST:PORT: ...", "lag.max_lag_bytes: ...",
-// "probe_query: ...", "throttle_query: ...", "load: ..."), which the CLI turns
-// into its flag names (cli/pacing.h InFlagTerms). Nothing is started
-// (Pacing::Start).
+// "probe_query: ...", "throttle_query: ...", "load: ..."), other members
+// inside them in backquotes (`lag.max_lag`), which the CLI turns into its
+// flag names (cli/flag_terms.h). Nothing is started (Pacing::Start).
 absl::StatusOr<std::unique_ptr<Pacing>> OpenPacing(
     const PacingOptions& pacing, const ConnectOptions& primary,
     const std::string& job, absl::Duration target_chunk_time, Clock* clock);

@@ -31,11 +31,11 @@ absl::Status CheckLag(const PacingOptions& p) {
   }
   if (lag.critical_lag > absl::ZeroDuration()) {
     if (lag.max_lag == absl::ZeroDuration()) {
-      return Bad("lag.critical_lag", "needs lag watching (lag.max_lag is 0)");
+      return Bad("lag.critical_lag", "needs lag watching (`lag.max_lag` is 0)");
     }
     if (lag.critical_lag <= lag.max_lag) {
       return Bad("lag.critical_lag",
-                 absl::StrCat("must be above lag.max_lag (",
+                 absl::StrCat("must be above `lag.max_lag` (",
                               absl::FormatDuration(lag.max_lag), ")"));
     }
   }
@@ -43,13 +43,13 @@ absl::Status CheckLag(const PacingOptions& p) {
     return Bad("lag.max_lag_bytes", "must be a number of bytes >= 0");
   }
   if (!p.replicas.empty() && lag.max_lag == absl::ZeroDuration()) {
-    return Bad("replicas", "lag watching is off (lag.max_lag is 0)");
+    return Bad("replicas", "lag watching is off (`lag.max_lag` is 0)");
   }
   if (p.ignore_unreachable_replicas < 0) {
     return Bad("ignore_unreachable_replicas", "must be a number >= 0");
   }
   if (p.ignore_unreachable_replicas > 0 && p.replicas.empty()) {
-    return Bad("ignore_unreachable_replicas", "needs replicas to ignore");
+    return Bad("ignore_unreachable_replicas", "needs `replicas` to ignore");
   }
   return absl::OkStatus();
 }
@@ -60,7 +60,7 @@ absl::Status CheckQueriesAndRate(const PacingOptions& p) {
     return Bad("max_latency", "must not be negative");
   }
   if (p.max_latency > absl::ZeroDuration() && p.probe_query.empty()) {
-    return Bad("probe_query", "is empty (max_latency times it)");
+    return Bad("probe_query", "is empty (`max_latency` times it)");
   }
   if (!p.throttle_query.empty() &&
       !(p.throttle_threshold > 0 && std::isfinite(p.throttle_threshold))) {
@@ -100,7 +100,7 @@ absl::Status CheckLoad(const std::vector<LoadLimit>& load) {
     }
     if (l.max > 0 && l.critical > 0 && l.critical <= l.max) {
       return Bad("load.critical",
-                 absl::StrCat(l.variable, " must be above its load.max (",
+                 absl::StrCat(l.variable, " must be above its `load.max` (",
                               FormatQuantity(l.max, ""), ")"));
     }
     for (size_t j = 0; j < i; ++j) {

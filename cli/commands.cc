@@ -11,6 +11,7 @@
 #include "backfill/backfill.h"
 #include "backfill/engine/dsn.h"
 #include "backfill/engine/verify.h"
+#include "cli/flag_terms.h"
 #include "cli/pacing.h"
 #include "cli/progress.h"
 #include "cli/status_format.h"
@@ -18,8 +19,9 @@
 namespace backfill {
 namespace {
 
+// Prints `status` (in flag terms: cli/flag_terms.h) and returns `code`.
 int Fail(int code, const absl::Status& status) {
-  std::string message(status.message());
+  std::string message = InFlagTerms(status.message());
   std::fprintf(stderr, "backfill: %s\n", message.c_str());
   return code;
 }
@@ -67,12 +69,12 @@ void PrintPlan(const Job& job, const ChunkSizerOptions& chunking,
     absl::StrAppend(&out, "checkpoint:       none (a new job)\n");
   }
   for (const std::string& line : pacing)
-    absl::StrAppend(&out, "pacing:           ", line, "\n");
+    absl::StrAppend(&out, "pacing:           ", InFlagTerms(line), "\n");
   if (pacing.empty()) absl::StrAppend(&out, "pacing:           none\n");
   for (const std::string& note : plan.notes)
-    absl::StrAppend(&out, "note:             ", note, "\n");
+    absl::StrAppend(&out, "note:             ", InFlagTerms(note), "\n");
   for (const std::string& note : pacing_notes)
-    absl::StrAppend(&out, "note:             ", note, "\n");
+    absl::StrAppend(&out, "note:             ", InFlagTerms(note), "\n");
   absl::StrAppend(&out, "statements of one chunk, in one transaction:\n");
   for (const std::string& sql : plan.chunk_sql)
     absl::StrAppend(&out, "  ", sql, ";\n");
@@ -124,13 +126,11 @@ absl::StatusOr<RunInput> ParseRunInput(const RunFlags& flags) {
 
 // --dry-run: the plan, the pacing it would have, and nothing written.
 void DryRun(const Job& job, const RunInput& in, bool target_given) {
-  std::vector<std::string> notes;
   ChunkSizerOptions chunking = in.chunking;
-  if (absl::StatusOr<Dsn> dsn = ParseDsn(in.connect.dsn); dsn.ok()) {
-    chunking.target_chunk_time = ChunkTimeForReplicas(
-        in.pacing, dsn->kind, chunking.target_chunk_time, target_given, &notes);
-  }
-  PrintPlan(job, chunking, DescribePacing(in.pacing), notes);
+  absl::StatusOr<std::vector<std::string>> notes =
+      RunChunkTime(in.connect, in.pacing, target_given, &chunking);
+  PrintPlan(job, chunking, DescribePacing(in.pacing),
+            notes.ok() ? *notes : std::vector<std::string>());
 }
 
 int ExitCodeFor(RunOutcome outcome) {
@@ -153,7 +153,8 @@ int RunCommand(const RunFlags& flags, const CancellationToken* cancel) {
   auto fail = [&](int code, const absl::Status& status) {
     if (flags.log_format != "json") return Fail(code, status);
     std::fprintf(stderr, "%s\n",
-                 JsonErrorEvent(status, code, Clock::Real()->Now()).c_str());
+                 JsonErrorEvent(InFlagTerms(status), code, Clock::Real()->Now())
+                     .c_str());
     return code;
   };
   absl::StatusOr<RunInput> in = ParseRunInput(flags);
@@ -192,7 +193,7 @@ int RunCommand(const RunFlags& flags, const CancellationToken* cancel) {
   // Signals on their own connections and threads, for the life of the run.
   absl::StatusOr<std::unique_ptr<Pacing>> pacing = OpenRunPacing(
       **job, in->connect, in->pacing, flags.target_chunk_time_given, &options);
-  if (!pacing.ok()) return fail(kExitBadInput, InFlagTerms(pacing.status()));
+  if (!pacing.ok()) return fail(kExitBadInput, pacing.status());
   absl::StatusOr<RunReport> report = RunPaced(
       **job, **pacing, options, metrics_server != nullptr ? &metrics : nullptr);
   if (!report.ok()) {

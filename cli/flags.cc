@@ -4,75 +4,21 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "cli/flag_terms.h"
 
 namespace backfill {
 
 absl::StatusOr<JobSpec> BuildJobSpec(const RunFlags& f) {
-  JobSpec spec;
-  spec.job = f.common.job;
-  auto table = [](const std::string& text, const char* flag) {
-    return ParseTableName(text, flag);
-  };
-  if (!f.into.empty()) {
-    spec.shape = Shape::kCopy;
-    if (!f.table.empty()) {
-      return absl::InvalidArgumentError(
-          "--table and --into exclude each other: "
-          "copy takes --from OLD --into NEW");
-    }
-    if (f.from.empty())
-      return absl::InvalidArgumentError("--into needs --from OLD");
-    if (!f.sets.empty()) {
-      return absl::InvalidArgumentError(
-          "the copy shape takes --columns, not --set");
-    }
-    absl::StatusOr<TableName> into = table(f.into, "--into");
-    if (!into.ok()) return into.status();
-    spec.table = *into;
-    absl::StatusOr<TableName> from = table(f.from, "--from");
-    if (!from.ok()) return from.status();
-    spec.source = *from;
-    if (f.columns.empty()) {
-      return absl::InvalidArgumentError(
-          "the copy shape needs --columns \"a, b, c = expr\"");
-    }
-    absl::StatusOr<std::vector<Assignment>> columns =
-        ParseColumnList(f.columns);
-    if (!columns.ok()) return columns.status();
-    spec.assignments = *std::move(columns);
-  } else {
-    if (f.table.empty()) {
-      return absl::InvalidArgumentError(
-          "no table: give --table T (column, join) or --from OLD --into NEW "
-          "(copy)");
-    }
-    if (!f.columns.empty()) {
-      return absl::InvalidArgumentError(
-          "--columns belongs to the copy shape (--into)");
-    }
-    absl::StatusOr<TableName> t = table(f.table, "--table");
-    if (!t.ok()) return t.status();
-    spec.table = *t;
-    if (!f.from.empty()) {
-      spec.shape = Shape::kJoin;
-      absl::StatusOr<TableName> from = table(f.from, "--from");
-      if (!from.ok()) return from.status();
-      spec.source = *from;
-    }
-    for (const std::string& set : f.sets) {
-      absl::StatusOr<Assignment> a = ParseAssignment(set);
-      if (!a.ok()) return a.status();
-      spec.assignments.push_back(*std::move(a));
-    }
-  }
-  spec.on = f.on;
-  spec.where = f.where;
-  if (!f.key.empty()) {
-    absl::StatusOr<std::vector<std::string>> key = ParseKeyColumns(f.key);
-    if (!key.ok()) return key.status();
-    spec.key = *std::move(key);
-  }
-  if (absl::Status s = ValidateJobSpec(spec); !s.ok()) return s;
+  absl::StatusOr<JobSpec> spec = ParseJobText({.job = f.common.job,
+                                               .table = f.table,
+                                               .from = f.from,
+                                               .into = f.into,
+                                               .on = f.on,
+                                               .sets = f.sets,
+                                               .columns = f.columns,
+                                               .where = f.where,
+                                               .key = f.key});
+  if (!spec.ok()) return InFlagTerms(spec.status());
   return spec;
 }
 

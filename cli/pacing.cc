@@ -2,17 +2,16 @@
 
 #include <CLI/CLI.hpp>
 #include <cmath>
-#include <optional>
 #include <string>
 #include <utility>
 
 #include "absl/status/status.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "cli/flag_terms.h"
 
 namespace backfill {
 namespace {
@@ -22,83 +21,6 @@ absl::Status BadFlag(absl::string_view flag, absl::string_view why) {
 }
 
 }  // namespace
-
-namespace {
-
-bool OptionChar(char c) {
-  return absl::ascii_isalnum(c) || c == '_' || c == '.';
-}
-
-// PacingOptions members and their flags. Dotted or underscored names are
-// replaced wherever they stand as a whole word; plain words ("replicas",
-// "load") only when they lead the message, as "<option>:" or "<option> ".
-struct OptionFlag {
-  absl::string_view option;
-  absl::string_view flag;
-};
-constexpr OptionFlag kAnywhere[] = {
-    {"lag.max_lag_bytes", "--max-lag-bytes"},
-    {"lag.critical_lag", "--critical-lag"},
-    {"lag.max_lag", "--max-lag"},
-    {"load.critical", "--critical-load"},
-    {"load.max", "--max-load"},
-    {"max_rows_per_second", "--max-rows-per-second"},
-    {"ignore_unreachable_replicas", "--ignore-unreachable-replicas"},
-    {"throttle_threshold", "--throttle-threshold"},
-    {"throttle_query", "--throttle-query"},
-    {"probe_query", "--probe-query"},
-    {"max_latency", "--max-latency"},
-    {"commit_latency", "--max-commit-latency"},
-};
-constexpr OptionFlag kLeading[] = {
-    {"replicas", "--replica"},
-    {"load", "--max-load"},
-};
-
-// The flag for the option name at the start of `text`, if one stands there
-// as a whole word; advances `text` past it.
-std::optional<absl::string_view> ConsumeOption(absl::string_view* text,
-                                               bool at_start) {
-  for (const OptionFlag& o : kAnywhere) {
-    if (absl::StartsWith(*text, o.option) &&
-        (text->size() == o.option.size() ||
-         !OptionChar((*text)[o.option.size()]))) {
-      text->remove_prefix(o.option.size());
-      return o.flag;
-    }
-  }
-  if (!at_start) return std::nullopt;
-  for (const OptionFlag& o : kLeading) {
-    if (absl::StartsWith(*text, o.option) && text->size() > o.option.size() &&
-        ((*text)[o.option.size()] == ':' || (*text)[o.option.size()] == ' ')) {
-      text->remove_prefix(o.option.size());
-      return o.flag;
-    }
-  }
-  return std::nullopt;
-}
-
-}  // namespace
-
-absl::Status InFlagTerms(const absl::Status& status) {
-  absl::string_view rest = status.message();
-  std::string out;
-  bool word_start = true;
-  while (!rest.empty()) {
-    if (word_start) {
-      if (std::optional<absl::string_view> flag =
-              ConsumeOption(&rest, out.empty())) {
-        absl::StrAppend(&out, *flag);
-        word_start = false;
-        continue;
-      }
-    }
-    word_start = !OptionChar(rest.front());
-    out.push_back(rest.front());
-    rest.remove_prefix(1);
-  }
-  return absl::Status(status.code(), out);
-}
 
 absl::Status ParseDurationFlag(absl::string_view flag, const std::string& text,
                                absl::Duration* out, bool allow_zero) {

@@ -39,14 +39,6 @@ struct PacingFlags {
 // Declares the flags above on `run`.
 void AddPacingFlags(CLI::App* run, PacingFlags* flags);
 
-// A pacing error from the library ("<option>: <why>", backfill/pacing.h
-// OpenPacing and CheckPacingOptions) in the command line's terms: each
-// PacingOptions member it names becomes its flag ("lag.critical_lag: must
-// be above lag.max_lag (1s)" -> "--critical-lag: must be above --max-lag
-// (1s)"); the plain words "replicas" and "load" only where they lead it
-// ("replicas db2:5432: ..." -> "--replica db2:5432: ..."). The code is kept.
-absl::Status InFlagTerms(const absl::Status& status);
-
 // A duration flag's text: empty keeps `*out`; otherwise a finite duration
 // >= 0 (> 0 unless `allow_zero`), or kInvalidArgument "<flag>: \"<text>\"
 // is not a duration ...".

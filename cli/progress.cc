@@ -6,6 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "backfill/engine/json.h"
 #include "backfill/engine/retry.h"
+#include "cli/flag_terms.h"
 
 namespace backfill {
 namespace {
@@ -208,7 +209,8 @@ void ProgressPrinter::OnThrottle(const Decision& d) {
   }
 }
 
-void ProgressPrinter::OnNote(const std::string& text) {
+void ProgressPrinter::OnNote(const std::string& library_text) {
+  const std::string text = InFlagTerms(library_text);
   if (format_ == LogFormat::kJson) {
     Emit(absl::StrCat(
         "{\"event\":\"note\",\"time\":", JsonString(Timestamp(clock_->Now())),
@@ -218,7 +220,8 @@ void ProgressPrinter::OnNote(const std::string& text) {
   Emit(absl::StrCat("backfill: note: ", text));
 }
 
-void ProgressPrinter::OnWarning(const std::string& message) {
+void ProgressPrinter::OnWarning(const std::string& library_message) {
+  const std::string message = InFlagTerms(library_message);
   if (format_ == LogFormat::kJson) {
     Emit(absl::StrCat("{\"event\":\"warning\",\"time\":",
                       JsonString(Timestamp(clock_->Now())),

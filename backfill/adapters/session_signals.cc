@@ -12,6 +12,16 @@ namespace {
 
 std::string Message(const absl::Status& s) { return std::string(s.message()); }
 
+// The upsert of job `job` (a literal) and the read of its row's age.
+std::string UpsertSql(const HeartbeatSql& sql, absl::string_view job) {
+  return absl::StrCat("INSERT INTO ", sql.table, " (job, ts) VALUES (", job,
+                      ", ", sql.now, ") ", sql.upsert_tail);
+}
+std::string AgeSql(const HeartbeatSql& sql, absl::string_view job) {
+  return absl::StrCat("SELECT ", sql.age_seconds, " FROM ", sql.table,
+                      " WHERE job = ", job);
+}
+
 class SessionHeartbeat final : public Heartbeat {
  public:
   SessionHeartbeat(std::unique_ptr<SignalSession> session,
@@ -29,7 +39,7 @@ class SessionHeartbeat final : public Heartbeat {
   absl::Status Beat() override {
     if (absl::Status s = session_->Connect(); !s.ok()) return s;
     return session_
-        ->QueryRow(sql_.upsert(session_->Literal(job_)),
+        ->QueryRow(UpsertSql(sql_, session_->Literal(job_)),
                    "cannot write the heartbeat")
         .status();
   }
@@ -62,7 +72,7 @@ class SessionReplicaLag final : public Signal {
       return Reading::Unreadable(Message(s));
     }
     absl::StatusOr<SignalRow> row = session_->QueryRow(
-        sql_.lag_seconds(session_->Literal(job_)), "cannot read the heartbeat");
+        AgeSql(sql_, session_->Literal(job_)), "cannot read the heartbeat");
     if (!row.ok()) return Reading::Unreadable(Message(row.status()));
     double lag = 0;
     if (row->empty() || !(*row)[0].has_value() ||

@@ -50,13 +50,18 @@ class SignalSession {
 // The heartbeat's SQL in one dialect. The table is backfill_heartbeat (job,
 // ts), one row per job, ts the primary's clock.
 struct HeartbeatSql {
-  // CREATE TABLE IF NOT EXISTS.
+  // CREATE TABLE IF NOT EXISTS of `table`, one row per job: job, ts.
   const char* create;
-  // The upsert of the job's row; `job` is a literal (SignalSession::Literal).
-  std::string (*upsert)(absl::string_view job);
-  // One row, one number: seconds between the job's row and the server's
-  // clock, read on a replica; no row before the first beat arrived.
-  std::string (*lag_seconds)(absl::string_view job);
+  // The heartbeat table's name, quoted for the dialect.
+  const char* table;
+  // The server's clock as the value of ts.
+  const char* now;
+  // What makes "INSERT INTO <table> (job, ts) VALUES (<job>, <now>)" an
+  // upsert of the job's row.
+  const char* upsert_tail;
+  // Seconds between ts and the server's clock, as a number: the lag, read
+  // on a replica.
+  const char* age_seconds;
 };
 
 // Runs `f` (the first statement of a signal, at open) up to 3 times, 200ms

@@ -79,12 +79,12 @@ absl::StatusOr<std::vector<std::unique_ptr<Signal>>> OpenPrimaryLagSignals(
   }
   if (limits.max_lag_bytes > 0) {
     return absl::FailedPreconditionError(
-        "--max-lag-bytes is PostgreSQL only (bytes of WAL behind); on MySQL "
-        "use --max-lag with --replica URI");
+        "`lag.max_lag_bytes` is PostgreSQL only (bytes of WAL behind); on "
+        "MySQL use `lag.max_lag` with `replicas` URI");
   }
   if (!watch_time) return std::vector<std::unique_ptr<Signal>>();
   return absl::FailedPreconditionError(
-      "a MySQL primary cannot see its replicas' lag: give --replica URI for "
+      "a MySQL primary cannot see its replicas' lag: give `replicas` URI for "
       "each replica to watch (repeatable)");
 }
 

@@ -39,7 +39,7 @@ std::optional<std::string> PercentDecode(absl::string_view s) {
 }
 
 absl::Status Bad(absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat("bad --dsn: ", why));
+  return absl::InvalidArgumentError(absl::StrCat("bad `dsn`: ", why));
 }
 
 std::string Encode(const Dsn& dsn, bool redact) {

@@ -51,8 +51,8 @@ absl::StatusOr<std::unique_ptr<Job>> Job::Open(std::unique_ptr<Database> db,
 absl::Status SpecChangedError(absl::string_view job, absl::string_view spec) {
   return absl::FailedPreconditionError(absl::StrCat(
       "job \"", job, "\" has a checkpoint from a different spec (", spec,
-      "); restart the job to start over with this one (the restart option, "
-      "--restart), or run it under another job name"));
+      "); restart the job to start over with this one (`restart`), or "
+      "run it under another job name"));
 }
 
 absl::StatusOr<RunReport> Job::Run(const RunOptions& options) {

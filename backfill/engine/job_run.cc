@@ -251,7 +251,7 @@ void JobRun::WarnOfIgnoredReplicas() {
     observer_->OnWarning(
         absl::StrCat("writing although ", names.size(),
                      names.size() == 1 ? " replica is" : " replicas are",
-                     " unreachable (--ignore-unreachable-replicas): ",
+                     " unreachable (`ignore_unreachable_replicas`): ",
                      absl::StrJoin(reasons, "; ")));
   } else {
     observer_->OnWarning(absl::StrCat("replicas reachable again: ",

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <set>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -54,14 +55,14 @@ absl::StatusOr<TableName> ParseTableName(absl::string_view text,
 absl::StatusOr<Assignment> ParseAssignment(absl::string_view text) {
   const size_t eq = text.find('=');
   if (eq == absl::string_view::npos) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--set \"", text, "\": expected \"column = expression\""));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "`sets` \"", text, "\": expected \"column = expression\""));
   }
   absl::StatusOr<std::string> column =
-      UnquoteIdentifier(text.substr(0, eq), "--set column");
+      UnquoteIdentifier(text.substr(0, eq), "`sets` column");
   if (!column.ok()) return column.status();
   std::string expression(absl::StripAsciiWhitespace(text.substr(eq + 1)));
-  if (absl::Status s = CheckSqlFragment(expression, "--set expression");
+  if (absl::Status s = CheckSqlFragment(expression, "`sets` expression");
       !s.ok()) {
     return s;
   }
@@ -76,17 +77,17 @@ absl::StatusOr<std::vector<Assignment>> ParseColumnList(
       absl::StatusOr<Assignment> a = ParseAssignment(item);
       if (!a.ok()) {
         return absl::InvalidArgumentError(absl::StrCat(
-            "--columns item \"", item, "\": ", a.status().message()));
+            "`columns` item \"", item, "\": ", a.status().message()));
       }
       out.push_back(*std::move(a));
     } else {
       absl::StatusOr<std::string> column =
-          UnquoteIdentifier(item, "--columns item");
+          UnquoteIdentifier(item, "`columns` item");
       if (!column.ok()) return column.status();
       out.push_back(Assignment{*std::move(column), std::nullopt});
     }
   }
-  if (out.empty()) return absl::InvalidArgumentError("--columns is empty");
+  if (out.empty()) return absl::InvalidArgumentError("`columns` is empty");
   return out;
 }
 
@@ -95,11 +96,11 @@ absl::StatusOr<std::vector<std::string>> ParseKeyColumns(
   std::vector<std::string> out;
   for (const std::string& item : SplitTopLevel(text, ',')) {
     absl::StatusOr<std::string> column =
-        UnquoteIdentifier(item, "--key column");
+        UnquoteIdentifier(item, "`key` column");
     if (!column.ok()) return column.status();
     out.push_back(*std::move(column));
   }
-  if (out.empty()) return absl::InvalidArgumentError("--key is empty");
+  if (out.empty()) return absl::InvalidArgumentError("`key` is empty");
   return out;
 }
 
@@ -111,25 +112,25 @@ absl::Status ValidateJobSpec(const JobSpec& spec) {
   switch (spec.shape) {
     case Shape::kColumn:
       if (spec.source.has_value())
-        return bad("the column shape takes no --from");
-      if (!spec.on.empty()) return bad("--on needs --from (the join shape)");
+        return bad("the column shape takes no `from`");
+      if (!spec.on.empty()) return bad("`on` needs `from` (the join shape)");
       break;
     case Shape::kJoin:
-      if (!spec.source.has_value()) return bad("the join shape needs --from");
-      if (spec.on.empty()) return bad("the join shape needs --on \"COND\"");
+      if (!spec.source.has_value()) return bad("the join shape needs `from`");
+      if (spec.on.empty()) return bad("the join shape needs `on` \"COND\"");
       break;
     case Shape::kCopy:
-      if (!spec.source.has_value()) return bad("the copy shape needs --from");
-      if (!spec.on.empty()) return bad("the copy shape takes no --on");
+      if (!spec.source.has_value()) return bad("the copy shape needs `from`");
+      if (!spec.on.empty()) return bad("the copy shape takes no `on`");
       if (*spec.source == spec.table) {
-        return bad("the copy shape needs --from and --into to differ");
+        return bad("the copy shape needs `from` and `into` to differ");
       }
       break;
   }
   if (spec.assignments.empty()) {
     return bad(spec.shape == Shape::kCopy
-                   ? "the copy shape needs --columns"
-                   : "nothing to set: give --set \"col = expr\"");
+                   ? "the copy shape needs `columns`"
+                   : "nothing to set: give `sets` \"col = expr\"");
   }
   std::set<std::string> seen;
   for (const Assignment& a : spec.assignments) {
@@ -147,16 +148,97 @@ absl::Status ValidateJobSpec(const JobSpec& spec) {
     }
   }
   if (!spec.on.empty()) {
-    if (absl::Status s = CheckSqlFragment(spec.on, "--on"); !s.ok()) return s;
+    if (absl::Status s = CheckSqlFragment(spec.on, "`on`"); !s.ok()) return s;
   }
   if (!spec.where.empty()) {
-    if (absl::Status s = CheckSqlFragment(spec.where, "--where"); !s.ok())
+    if (absl::Status s = CheckSqlFragment(spec.where, "`where`"); !s.ok())
       return s;
   }
   for (const std::string& k : spec.key) {
-    if (k.empty()) return bad("--key has an empty column name");
+    if (k.empty()) return bad("`key` has an empty column name");
   }
   return absl::OkStatus();
+}
+
+namespace {
+
+absl::Status Bad(absl::string_view why) {
+  return absl::InvalidArgumentError(why);
+}
+
+// The copy shape's tables and columns.
+absl::Status ParseCopyText(const JobText& text, JobSpec* spec) {
+  spec->shape = Shape::kCopy;
+  if (!text.table.empty()) {
+    return Bad(
+        "`table` and `into` exclude each other: copy takes `from` OLD "
+        "`into` NEW");
+  }
+  if (text.from.empty()) return Bad("`into` needs `from` OLD");
+  if (!text.sets.empty())
+    return Bad("the copy shape takes `columns`, not `sets`");
+  absl::StatusOr<TableName> into = ParseTableName(text.into, "`into`");
+  if (!into.ok()) return into.status();
+  spec->table = *std::move(into);
+  absl::StatusOr<TableName> from = ParseTableName(text.from, "`from`");
+  if (!from.ok()) return from.status();
+  spec->source = *std::move(from);
+  if (text.columns.empty()) {
+    return Bad("the copy shape needs `columns` \"a, b, c = expr\"");
+  }
+  absl::StatusOr<std::vector<Assignment>> columns =
+      ParseColumnList(text.columns);
+  if (!columns.ok()) return columns.status();
+  spec->assignments = *std::move(columns);
+  return absl::OkStatus();
+}
+
+// The column and join shapes' tables and assignments.
+absl::Status ParseUpdateText(const JobText& text, JobSpec* spec) {
+  if (text.table.empty()) {
+    return Bad(
+        "no table: give `table` T (column, join) or `from` OLD `into` "
+        "NEW (copy)");
+  }
+  if (!text.columns.empty()) {
+    return Bad("`columns` belongs to the copy shape (`into`)");
+  }
+  absl::StatusOr<TableName> table = ParseTableName(text.table, "`table`");
+  if (!table.ok()) return table.status();
+  spec->table = *std::move(table);
+  spec->shape = text.from.empty() ? Shape::kColumn : Shape::kJoin;
+  if (!text.from.empty()) {
+    absl::StatusOr<TableName> from = ParseTableName(text.from, "`from`");
+    if (!from.ok()) return from.status();
+    spec->source = *std::move(from);
+  }
+  for (const std::string& set : text.sets) {
+    absl::StatusOr<Assignment> a = ParseAssignment(set);
+    if (!a.ok()) return a.status();
+    spec->assignments.push_back(*std::move(a));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<JobSpec> ParseJobText(const JobText& text) {
+  JobSpec spec;
+  spec.job = text.job;
+  if (absl::Status s = text.into.empty() ? ParseUpdateText(text, &spec)
+                                         : ParseCopyText(text, &spec);
+      !s.ok()) {
+    return s;
+  }
+  spec.on = text.on;
+  spec.where = text.where;
+  if (!text.key.empty()) {
+    absl::StatusOr<std::vector<std::string>> key = ParseKeyColumns(text.key);
+    if (!key.ok()) return key.status();
+    spec.key = *std::move(key);
+  }
+  if (absl::Status s = ValidateJobSpec(spec); !s.ok()) return s;
+  return spec;
 }
 
 std::string DefaultJobName(const JobSpec& spec) {

@@ -70,13 +70,13 @@ struct JobSpec {
 absl::StatusOr<TableName> ParseTableName(absl::string_view text,
                                          absl::string_view what);
 
-// Parses one --set argument, "column = expression".
+// Parses one of JobText::sets, "column = expression".
 absl::StatusOr<Assignment> ParseAssignment(absl::string_view text);
 
-// Parses the copy shape's --columns, "a, b, c = expression, ...".
+// Parses the copy shape's JobText::columns, "a, b, c = expression, ...".
 absl::StatusOr<std::vector<Assignment>> ParseColumnList(absl::string_view text);
 
-// Parses --key, "a, b".
+// Parses JobText::key, "a, b".
 absl::StatusOr<std::vector<std::string>> ParseKeyColumns(
     absl::string_view text);
 
@@ -84,6 +84,31 @@ absl::StatusOr<std::vector<std::string>> ParseKeyColumns(
 // are present and no others, no column is assigned twice, every SQL fragment
 // stays in its slot (CheckSqlFragment). kInvalidArgument on failure.
 absl::Status ValidateJobSpec(const JobSpec& spec);
+
+// A job spec as text, as the command line and a TOML job file give it (each
+// member is the flag of its name; `sets` are the --set arguments). The shape
+// follows from what is given: `into` makes a copy (from `from` into `into`,
+// with `columns`), `from` without `into` a join (`table` from `from` on
+// `on`, with `sets`), neither a column backfill (`table` with `sets`).
+// Table names may be "schema.name" and quoted; `key` is "a, b".
+struct JobText {
+  std::string job;  // empty: DefaultJobName
+  std::string table;
+  std::string from;
+  std::string into;
+  std::string on;
+  std::vector<std::string> sets;  // each "column = SQL expression"
+  std::string columns;            // "a, b, c = expression, ..."
+  std::string where;
+  std::string key;
+};
+
+// The JobSpec `text` gives, validated (ValidateJobSpec). kInvalidArgument
+// when it does not parse or does not fit one shape. Messages name JobText
+// members in backquotes ("`sets` \"a\": expected \"column = expression\"",
+// "the copy shape takes `columns`, not `sets`"), as every library message
+// names its options (the command turns them into its flags).
+absl::StatusOr<JobSpec> ParseJobText(const JobText& text);
 
 // "repo" for a column or join backfill of repo, "orders_v2" for a copy into
 // orders_v2 (schema-qualified when the table is).

@@ -31,7 +31,7 @@ absl::Status MatchKey(const JobSpec& spec, const TableFacts& walked,
   if (key.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "table \"", walked.display,
-        "\" has no primary key; give the job a key (--key COLS) naming NOT "
+        "\" has no primary key; give the job a key (`key` COLS) naming NOT "
         "NULL, indexed columns"));
   }
   for (const std::string& k : key) {
@@ -45,7 +45,7 @@ absl::Status MatchKey(const JobSpec& spec, const TableFacts& walked,
       return absl::FailedPreconditionError(absl::StrCat(
           "key column \"", k, "\" of \"", walked.display, "\" has type ",
           c->type,
-          ", which cannot be walked exactly; give the job a key (--key COLS) "
+          ", which cannot be walked exactly; give the job a key (`key` COLS) "
           "naming integer, decimal, string, date/time or binary columns"));
     }
     m->key.push_back(c);
@@ -93,7 +93,7 @@ absl::Status MatchConflictKey(const JobSpec& spec, const TableFacts& target,
     }
     if (!assigned) {
       return absl::InvalidArgumentError(
-          absl::StrCat("the copied columns (--columns) must include \"", k,
+          absl::StrCat("the copied columns (`columns`) must include \"", k,
                        "\", the primary key of \"", target.display, "\""));
     }
     m->conflict.push_back(k);

@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -71,6 +72,28 @@ absl::StatusOr<SchemaMatch> CheckSchema(const JobSpec& spec,
                                         const TableFacts& target,
                                         const TableFacts* source,
                                         NameRule rule);
+
+// What each adapter's catalog does first: reads the spec's table and, for a
+// copy or join, its source with `read` (TableName -> absl::StatusOr<Table>,
+// Table an adapter's type with a TableFacts member `facts`) into `*target`
+// and `*source`, then CheckSchema over their facts. The match points into
+// them. The first error of either.
+template <typename Table, typename Read>
+absl::StatusOr<SchemaMatch> ReadAndCheckSchema(const JobSpec& spec,
+                                               NameRule rule, Read read,
+                                               std::optional<Table>* target,
+                                               std::optional<Table>* source) {
+  absl::StatusOr<Table> t = read(spec.table);
+  if (!t.ok()) return t.status();
+  *target = *std::move(t);
+  if (spec.source.has_value()) {
+    absl::StatusOr<Table> s = read(*spec.source);
+    if (!s.ok()) return s.status();
+    *source = *std::move(s);
+  }
+  return CheckSchema(spec, (*target)->facts,
+                     source->has_value() ? &(*source)->facts : nullptr, rule);
+}
 
 // The column `name` of `table` under `rule`, or nullptr.
 const ColumnFacts* FindColumn(const TableFacts& table, absl::string_view name,

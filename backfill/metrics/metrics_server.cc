@@ -27,7 +27,7 @@ struct ListenAddress {
 absl::StatusOr<ListenAddress> ParseListen(absl::string_view listen) {
   auto bad = [&](absl::string_view why) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "--metrics-listen ", listen, ": ", why,
+        "`listen` ", listen, ": ", why,
         "; expected IP:PORT such as 127.0.0.1:9187 or [::1]:9187"));
   };
   ListenAddress a;
@@ -111,7 +111,7 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
     impl->exposer = std::make_unique<prometheus::Exposer>(bind, 2);
   } catch (const std::exception&) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "--metrics-listen ", listen, ": cannot listen: ", BindError(*address)));
+        "`listen` ", listen, ": cannot listen: ", BindError(*address)));
   }
   impl->exposer->RegisterCollectable(metrics->collectable());
   int port = address->port;

@@ -81,8 +81,12 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  // [README: paced slices] (README.md shows this part: ReadmeExcerptTest)
   backfill::RunOptions options;
+  // A slice: this long, plus the chunk in flight.
   options.max_duration = flags.slice;
+  // The primary's commit latency is watched by default (at most 2x its
+  // quiet baseline); the replicas' lag by heartbeat.
   backfill::PacingOptions pacing;
   pacing.replicas = flags.replicas;
   pacing.lag.max_lag = flags.max_lag;
@@ -109,4 +113,5 @@ int main(int argc, char** argv) {
     pacing.commit_latency.known_baseline = report->commit_latency_baseline;
     if (report->outcome != backfill::RunOutcome::kSliceEnd) return 3;
   }
+  // [README end]
 }

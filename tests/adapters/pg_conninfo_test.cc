@@ -48,7 +48,7 @@ TEST(ConninfoTest, MalformedStringsNeverShowThePassword) {
     absl::StatusOr<Conninfo> c = Conninfo::Parse(text);
     ASSERT_FALSE(c.ok()) << text;
     EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << text;
-    EXPECT_THAT(c.status().message(), HasSubstr("bad --dsn")) << text;
+    EXPECT_THAT(c.status().message(), HasSubstr("bad `dsn`")) << text;
     for (const char* piece : {"s3cr", "3tpw", "x@h"}) {
       EXPECT_THAT(c.status().message(), Not(HasSubstr(piece)))
           << text << " -> " << c.status().message();

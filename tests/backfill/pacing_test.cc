@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,7 +35,7 @@ TEST(ChunkTimeForReplicasTest, CutsTheDefaultOnMysqlReplicas) {
   EXPECT_EQ(ChunkTimeForReplicas(s, DatabaseKind::kMysql, target, true, &notes),
             target);
   ASSERT_EQ(notes.size(), 1u);
-  EXPECT_THAT(notes[0], HasSubstr("--target-chunk-time 500ms"));
+  EXPECT_THAT(notes[0], HasSubstr("`chunking.target_chunk_time` 500ms"));
   EXPECT_THAT(notes[0], HasSubstr("100ms or less avoids that"));
 
   notes.clear();
@@ -71,12 +72,13 @@ TEST(DescribePacingTest, SaysWhatPacesTheRun) {
             "commit latency: the p95 of a one-row write and commit on the "
             "primary, at most 2x its quiet baseline (measured for 3s before "
             "the first chunk, lowered when the run reads below it); "
-            "--max-commit-latency 0 turns it off");
+            "`commit_latency` 0 turns it off");
   EXPECT_EQ(lines[1], "replication lag of r1:3307 up to 1s");
   EXPECT_EQ(lines[2], "load Threads_running up to 25, critical at 50");
   EXPECT_EQ(lines[3],
             "the pace is unlimited until a signal passes 80% of its limit, "
-            "then follows the one nearest its limit; writes pause at a limit");
+            "then follows the one nearest its limit, rising at most x1.07 "
+            "every 1s; writes pause at a limit");
   for (const std::string& line : lines) {
     EXPECT_THAT(line, Not(HasSubstr("secret")));
   }
@@ -84,6 +86,18 @@ TEST(DescribePacingTest, SaysWhatPacesTheRun) {
   s = {};
   s.commit_latency = CommitLatencyLimit();  // off
   EXPECT_TRUE(DescribePacing(s).empty());
+}
+
+// With the commit latency on, the pace at most doubles over one window of
+// it; without, the Pace's own default step up.
+TEST(PaceForTest, RisesNoFasterThanTheCommitLatencyCanSee) {
+  PacingOptions s;
+  const PaceOptions pace = PaceFor(s);
+  const double steps = absl::FDivDuration(s.commit_latency.window, pace.period);
+  EXPECT_NEAR(std::pow(pace.max_increase, steps), 2.0, 1e-9);
+  EXPECT_EQ(pace.hold_after_decrease, s.commit_latency.window);
+  s.commit_latency = CommitLatencyLimit();  // off
+  EXPECT_EQ(PaceFor(s).max_increase, PaceOptions().max_increase);
 }
 
 // Every inconsistent combination is bad input naming the member; the
@@ -107,12 +121,12 @@ TEST(CheckPacingOptionsTest, NamesTheInconsistentOption) {
   };
   const Case cases[] = {
       {[](PacingOptions* p) { p->lag.critical_lag = absl::Seconds(1); },
-       "lag.critical_lag: must be above lag.max_lag (1s)"},
+       "lag.critical_lag: must be above `lag.max_lag` (1s)"},
       {[](PacingOptions* p) {
          p->lag.max_lag = absl::ZeroDuration();
          p->lag.critical_lag = absl::Seconds(10);
        },
-       "lag.critical_lag: needs lag watching (lag.max_lag is 0)"},
+       "lag.critical_lag: needs lag watching (`lag.max_lag` is 0)"},
       {[](PacingOptions* p) { p->lag.max_lag = -absl::Seconds(1); },
        "lag.max_lag: must not be negative"},
       {[](PacingOptions* p) { p->lag.max_lag_bytes = -1; },
@@ -121,9 +135,9 @@ TEST(CheckPacingOptionsTest, NamesTheInconsistentOption) {
          p->replicas = {"postgresql://u@r1/db"};
          p->lag.max_lag = absl::ZeroDuration();
        },
-       "replicas: lag watching is off (lag.max_lag is 0)"},
+       "replicas: lag watching is off (`lag.max_lag` is 0)"},
       {[](PacingOptions* p) { p->ignore_unreachable_replicas = 1; },
-       "ignore_unreachable_replicas: needs replicas to ignore"},
+       "ignore_unreachable_replicas: needs `replicas` to ignore"},
       {[](PacingOptions* p) {
          p->max_latency = absl::Milliseconds(5);
          p->probe_query.clear();
@@ -138,7 +152,7 @@ TEST(CheckPacingOptionsTest, NamesTheInconsistentOption) {
       {[](PacingOptions* p) {
          p->load = {{"Threads_running", 25, 20}};
        },
-       "load.critical: Threads_running must be above its load.max (25)"},
+       "load.critical: Threads_running must be above its `load.max` (25)"},
       {[](PacingOptions* p) {
          p->load = {{"Threads_running", 0, 0}};
        },
@@ -167,7 +181,7 @@ TEST(CheckPacingOptionsTest, OpenPacingChecksBeforeConnecting) {
                  absl::Milliseconds(500), Clock::Real());
   ASSERT_FALSE(pacing.ok());
   EXPECT_EQ(pacing.status().message(),
-            "lag.critical_lag: must be above lag.max_lag (1s)");
+            "lag.critical_lag: must be above `lag.max_lag` (1s)");
 }
 
 }  // namespace

@@ -199,43 +199,6 @@ TEST(ParseCommitLatencyFlagTest, TheFlagsDefaultIsTheLibrarys) {
   EXPECT_EQ(flag->max, library.max);
 }
 
-TEST(InFlagTermsTest, TheLeadingOptionBecomesItsFlag) {
-  EXPECT_EQ(
-      InFlagTerms(absl::InvalidArgumentError("replicas db2:5432: refused"))
-          .message(),
-      "--replica db2:5432: refused");
-  EXPECT_EQ(InFlagTerms(absl::InvalidArgumentError("load: no such variable"))
-                .message(),
-            "--max-load: no such variable");
-  EXPECT_EQ(
-      InFlagTerms(absl::PermissionDeniedError("throttle_query: denied")).code(),
-      absl::StatusCode::kPermissionDenied);
-  // A plain word only when it leads, and only a whole one.
-  EXPECT_EQ(InFlagTerms(absl::InvalidArgumentError("loader: x")).message(),
-            "loader: x");
-  EXPECT_EQ(InFlagTerms(absl::InternalError("the replicas: x")).message(),
-            "the replicas: x");
-}
-
-TEST(InFlagTermsTest, EveryDottedOrUnderscoredMemberBecomesItsFlag) {
-  EXPECT_EQ(InFlagTerms(absl::InvalidArgumentError(
-                            "lag.critical_lag: must be above lag.max_lag (1s)"))
-                .message(),
-            "--critical-lag: must be above --max-lag (1s)");
-  EXPECT_EQ(InFlagTerms(absl::InvalidArgumentError(
-                            "load.critical: x must be above its load.max (2)"))
-                .message(),
-            "--critical-load: x must be above its --max-load (2)");
-  EXPECT_EQ(
-      InFlagTerms(absl::InvalidArgumentError("lag.max_lag_bytes: negative"))
-          .message(),
-      "--max-lag-bytes: negative");
-  // Not inside a longer name.
-  EXPECT_EQ(
-      InFlagTerms(absl::InvalidArgumentError("my_lag.max_lag_x: y")).message(),
-      "my_lag.max_lag_x: y");
-}
-
 TEST(PacingFlagsTest, BadReplicaUriNeverEchoesThePassword) {
   PacingFlags f;
   f.replicas = {"postgres-ql://u:hunter2@r1/db"};

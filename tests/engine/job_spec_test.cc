@@ -145,13 +145,13 @@ TEST(ValidateJobSpecTest, ColumnShapeRequiredAndForbiddenFields) {
   ExpectInvalid(s, "no table");
   s = ColumnSpec();
   s.source = TableName{"", "other"};
-  ExpectInvalid(s, "--from");
+  ExpectInvalid(s, "`from`");
   s = ColumnSpec();
   s.on = "a = b";
-  ExpectInvalid(s, "--on");
+  ExpectInvalid(s, "`on`");
   s = ColumnSpec();
   s.assignments.clear();
-  ExpectInvalid(s, "--set");
+  ExpectInvalid(s, "`sets`");
   s = ColumnSpec();
   s.assignments = {{"x", std::nullopt}};
   ExpectInvalid(s, "no expression");
@@ -163,40 +163,101 @@ TEST(ValidateJobSpecTest, ColumnShapeRequiredAndForbiddenFields) {
 TEST(ValidateJobSpecTest, JoinShapeRequiredFields) {
   JobSpec s = JoinSpec();
   s.source.reset();
-  ExpectInvalid(s, "--from");
+  ExpectInvalid(s, "`from`");
   s = JoinSpec();
   s.on.clear();
-  ExpectInvalid(s, "--on");
+  ExpectInvalid(s, "`on`");
   s = JoinSpec();
   s.on = "a = b) OR (true";
-  ExpectInvalid(s, "--on");
+  ExpectInvalid(s, "`on`");
 }
 
 TEST(ValidateJobSpecTest, CopyShapeRequiredAndForbiddenFields) {
   JobSpec s = CopySpec();
   s.source.reset();
-  ExpectInvalid(s, "--from");
+  ExpectInvalid(s, "`from`");
   s = CopySpec();
   s.on = "a = b";
-  ExpectInvalid(s, "--on");
+  ExpectInvalid(s, "`on`");
   s = CopySpec();
   s.source = s.table;
   ExpectInvalid(s, "differ");
   s = CopySpec();
   s.assignments.clear();
-  ExpectInvalid(s, "--columns");
+  ExpectInvalid(s, "`columns`");
 }
 
 TEST(ValidateJobSpecTest, ChecksEveryFragment) {
   JobSpec s = ColumnSpec();
   s.where = "x) OR (true";
-  ExpectInvalid(s, "--where");
+  ExpectInvalid(s, "`where`");
   s = ColumnSpec();
   s.assignments = {{"a", "1; drop table t"}};
   ExpectInvalid(s, "expression for a");
   s = ColumnSpec();
   s.key = {"id", ""};
-  ExpectInvalid(s, "--key");
+  ExpectInvalid(s, "`key`");
+}
+
+// The shape follows from the members given, and every error names the
+// member in backquotes (the command turns them into its flags).
+TEST(ParseJobTextTest, TheShapeFollowsFromTheMembersGiven) {
+  absl::StatusOr<JobSpec> column =
+      ParseJobText({.table = "users", .sets = {"login_name = lower(name)"}});
+  ASSERT_TRUE(column.ok()) << column.status();
+  EXPECT_EQ(column->shape, Shape::kColumn);
+  EXPECT_EQ(column->table.name, "users");
+  absl::StatusOr<JobSpec> join =
+      ParseJobText({.job = "j",
+                    .table = "repo",
+                    .from = "star",
+                    .on = "star.repo_name = repo.repo_name",
+                    .sets = {"star_count = star.star_count"},
+                    .key = "id"});
+  ASSERT_TRUE(join.ok()) << join.status();
+  EXPECT_EQ(join->shape, Shape::kJoin);
+  EXPECT_EQ(join->job, "j");
+  EXPECT_EQ(join->source->name, "star");
+  EXPECT_EQ(join->key, std::vector<std::string>{"id"});
+  absl::StatusOr<JobSpec> copy = ParseJobText(
+      {.from = "orders", .into = "orders_v2", .columns = "id, amount"});
+  ASSERT_TRUE(copy.ok()) << copy.status();
+  EXPECT_EQ(copy->shape, Shape::kCopy);
+  EXPECT_EQ(copy->table.name, "orders_v2");
+  EXPECT_EQ(copy->walked_table().name, "orders");
+}
+
+TEST(ParseJobTextTest, ErrorsNameTheMembers) {
+  struct Case {
+    JobText text;
+    const char* message;
+  };
+  const Case cases[] = {
+      {{.sets = {"a = b"}},
+       "no table: give `table` T (column, join) or `from` OLD `into` NEW"},
+      {{.table = "t", .from = "o", .into = "n", .columns = "id"},
+       "`table` and `into` exclude each other"},
+      {{.into = "n", .columns = "id"}, "`into` needs `from` OLD"},
+      {{.from = "o", .into = "n", .sets = {"a = b"}, .columns = "id"},
+       "the copy shape takes `columns`, not `sets`"},
+      {{.from = "o", .into = "n"}, "the copy shape needs `columns`"},
+      {{.table = "t", .sets = {"a = b"}, .columns = "id"},
+       "`columns` belongs to the copy shape (`into`)"},
+      {{.table = "t", .sets = {"a"}},
+       "`sets` \"a\": expected \"column = expression\""},
+      {{.table = "t", .on = "a = b", .sets = {"a = b"}},
+       "`on` needs `from` (the join shape)"},
+      {{.table = "t", .from = "s", .sets = {"a = b"}},
+       "the join shape needs `on`"},
+      {{.table = "a.b.c", .sets = {"a = b"}}, "`table` \"a.b.c\""},
+      {{.table = "t", .sets = {"a = b"}, .key = ","}, "`key`"},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<JobSpec> spec = ParseJobText(c.text);
+    ASSERT_FALSE(spec.ok()) << c.message;
+    EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(spec.status().message()), HasSubstr(c.message));
+  }
 }
 
 TEST(DefaultJobNameTest, NamesTheWrittenTable) {

@@ -231,7 +231,7 @@ TEST_F(JobTest, ChangedSpecIsRefusedAtOpenUnlessRestart) {
   absl::StatusOr<std::unique_ptr<Job>> changed = Open(Spec("value + 1"));
   ASSERT_FALSE(changed.ok());
   EXPECT_EQ(changed.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(changed.status().message(), HasSubstr("--restart"));
+  EXPECT_THAT(changed.status().message(), HasSubstr("`restart`"));
   EXPECT_EQ(backend_.run_chunk_calls, 1);
 
   absl::StatusOr<std::unique_ptr<Job>> restarted =

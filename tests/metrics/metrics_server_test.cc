@@ -93,9 +93,8 @@ TEST(MetricsServerTest, PortInUseIsAClearError) {
       MetricsServer::Start(listen, &metrics);
   ASSERT_FALSE(server.ok());
   EXPECT_EQ(server.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(
-      std::string(server.status().message()),
-      "--metrics-listen " + listen + ": cannot listen: address already in use");
+  EXPECT_EQ(std::string(server.status().message()),
+            "`listen` " + listen + ": cannot listen: address already in use");
 }
 
 TEST(MetricsServerTest, MalformedAddressesAreInvalidArguments) {
@@ -109,7 +108,7 @@ TEST(MetricsServerTest, MalformedAddressesAreInvalidArguments) {
     EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument)
         << listen;
     EXPECT_THAT(std::string(server.status().message()),
-                StartsWith(std::string("--metrics-listen ") + listen))
+                StartsWith(std::string("`listen` ") + listen))
         << listen;
   }
 }

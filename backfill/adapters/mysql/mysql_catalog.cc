@@ -167,19 +167,14 @@ absl::StatusOr<MysqlChunkModel> ResolveChunkModel(SqlSession& session,
   const bool case_insensitive_names =
       !settings->empty() && Field(settings->front(), 0) != "0";
 
-  absl::StatusOr<Table> target =
-      ReadTable(session, spec.table, case_insensitive_names);
-  if (!target.ok()) return target.status();
+  std::optional<Table> target;
   std::optional<Table> source;
-  if (spec.source.has_value()) {
-    absl::StatusOr<Table> s =
-        ReadTable(session, *spec.source, case_insensitive_names);
-    if (!s.ok()) return s.status();
-    source = *std::move(s);
-  }
-  absl::StatusOr<SchemaMatch> match = CheckSchema(
-      spec, target->facts, source.has_value() ? &source->facts : nullptr,
-      NameRule::kCaseInsensitive);
+  absl::StatusOr<SchemaMatch> match = ReadAndCheckSchema(
+      spec, NameRule::kCaseInsensitive,
+      [&](const TableName& name) {
+        return ReadTable(session, name, case_insensitive_names);
+      },
+      &target, &source);
   if (!match.ok()) return match.status();
   const Table& walked = spec.shape == Shape::kCopy ? *source : *target;
 

@@ -22,7 +22,7 @@ namespace {
 constexpr int kLockWaitTimeoutSeconds = 10;
 
 absl::Status BadParam(absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat("bad --dsn: ", why));
+  return absl::InvalidArgumentError(absl::StrCat("bad `dsn`: ", why));
 }
 
 }  // namespace

@@ -14,8 +14,6 @@
 namespace backfill::mysql {
 namespace {
 
-constexpr char kHeartbeatTable[] = "`backfill_heartbeat`";
-
 // One connection of a signal (SignalSession), opened lazily and re-opened
 // on the next call after it broke. Not thread-safe (one poller thread).
 class Session final : public SignalSession {
@@ -104,24 +102,19 @@ absl::StatusOr<ConnectionSettings> Settings(const Dsn& dsn,
 }
 
 constexpr HeartbeatSql kHeartbeat = {
-    "CREATE TABLE IF NOT EXISTS `backfill_heartbeat` (job VARCHAR(255) NOT "
-    "NULL PRIMARY KEY, ts DATETIME(6) NOT NULL COMMENT 'UTC') ENGINE=InnoDB "
-    "DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    .create =
+        "CREATE TABLE IF NOT EXISTS `backfill_heartbeat` (job "
+        "VARCHAR(255) NOT NULL PRIMARY KEY, ts DATETIME(6) NOT NULL "
+        "COMMENT 'UTC') ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 "
+        "COLLATE=utf8mb4_bin",
+    .table = "`backfill_heartbeat`",
     // UTC on both ends, so the session time zones never matter. With
     // statement-based binlogs the replica replays UTC_TIMESTAMP(6) at the
     // primary's event time, so the value is the primary's clock either way.
-    [](absl::string_view job) {
-      return absl::StrCat("INSERT INTO ", kHeartbeatTable,
-                          " (job, ts) VALUES (", job,
-                          ", UTC_TIMESTAMP(6)) ON DUPLICATE KEY UPDATE "
-                          "ts = VALUES(ts)");
-    },
-    [](absl::string_view job) {
-      return absl::StrCat(
-          "SELECT TIMESTAMPDIFF(MICROSECOND, ts, UTC_TIMESTAMP(6)) * 0.000001 "
-          "FROM ",
-          kHeartbeatTable, " WHERE job = ", job);
-    },
+    .now = "UTC_TIMESTAMP(6)",
+    .upsert_tail = "ON DUPLICATE KEY UPDATE ts = VALUES(ts)",
+    .age_seconds =
+        "TIMESTAMPDIFF(MICROSECOND, ts, UTC_TIMESTAMP(6)) * 0.000001",
 };
 
 // Read-only: a probe, throttle query or load reading must never write.

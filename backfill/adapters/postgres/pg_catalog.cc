@@ -69,17 +69,12 @@ absl::StatusOr<Table> ReadTable(pqxx::transaction_base& tx,
 
 absl::StatusOr<PgChunkModel> ResolveChunkModel(pqxx::transaction_base& tx,
                                                const JobSpec& spec) {
-  absl::StatusOr<Table> target = ReadTable(tx, spec.table);
-  if (!target.ok()) return target.status();
+  std::optional<Table> target;
   std::optional<Table> source;
-  if (spec.source.has_value()) {
-    absl::StatusOr<Table> s = ReadTable(tx, *spec.source);
-    if (!s.ok()) return s.status();
-    source = *std::move(s);
-  }
-  absl::StatusOr<SchemaMatch> match = CheckSchema(
-      spec, target->facts, source.has_value() ? &source->facts : nullptr,
-      NameRule::kExact);
+  absl::StatusOr<SchemaMatch> match = ReadAndCheckSchema(
+      spec, NameRule::kExact,
+      [&](const TableName& name) { return ReadTable(tx, name); }, &target,
+      &source);
   if (!match.ok()) return match.status();
 
   PgChunkModel m;

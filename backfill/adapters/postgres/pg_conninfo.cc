@@ -16,7 +16,7 @@ namespace backfill::pg {
 namespace {
 
 absl::Status Bad(absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat("bad --dsn: ", why));
+  return absl::InvalidArgumentError(absl::StrCat("bad `dsn`: ", why));
 }
 
 // libpq reads the user name and password of a URI up to the first '@' (if
@@ -178,7 +178,7 @@ absl::StatusOr<ConnectTarget> BuildConnectTarget(
     int connect_timeout_seconds) {
   if (!options.defaults_file.empty()) {
     return absl::InvalidArgumentError(
-        "--defaults-file names a MySQL option file; for PostgreSQL use a "
+        "`defaults_file` names a MySQL option file; for PostgreSQL use a "
         "service file (service=NAME, PGSERVICEFILE) or ~/.pgpass (PGPASSFILE)");
   }
   absl::StatusOr<Conninfo> info = Conninfo::Parse(options.dsn);

@@ -25,7 +25,6 @@
 namespace backfill::pg {
 namespace {
 
-constexpr char kHeartbeatTable[] = "backfill_heartbeat";
 constexpr absl::Duration kStatementTimeout = absl::Seconds(1);
 
 std::string TimeoutSql(absl::string_view setting, absl::Duration d) {
@@ -179,19 +178,13 @@ class Session final : public SignalSession {
 std::string Message(const absl::Status& s) { return std::string(s.message()); }
 
 constexpr HeartbeatSql kHeartbeat = {
-    "CREATE TABLE IF NOT EXISTS backfill_heartbeat (job text PRIMARY KEY, ts "
-    "timestamptz NOT NULL)",
-    [](absl::string_view job) {
-      return absl::StrCat("INSERT INTO ", kHeartbeatTable,
-                          " (job, ts) VALUES (", job,
-                          ", clock_timestamp()) ON CONFLICT (job) DO UPDATE "
-                          "SET ts = EXCLUDED.ts");
-    },
-    [](absl::string_view job) {
-      return absl::StrCat(
-          "SELECT extract(epoch FROM clock_timestamp() - ts)::float8 FROM ",
-          kHeartbeatTable, " WHERE job = ", job);
-    },
+    .create =
+        "CREATE TABLE IF NOT EXISTS backfill_heartbeat (job text "
+        "PRIMARY KEY, ts timestamptz NOT NULL)",
+    .table = "backfill_heartbeat",
+    .now = "clock_timestamp()",
+    .upsert_tail = "ON CONFLICT (job) DO UPDATE SET ts = EXCLUDED.ts",
+    .age_seconds = "extract(epoch FROM clock_timestamp() - ts)::float8",
 };
 
 absl::Status CheckStandby(pqxx::connection& conn) {
@@ -445,7 +438,7 @@ absl::StatusOr<std::vector<std::unique_ptr<Signal>>> OpenPrimaryLag(
   if (!*allowed) {
     return absl::PermissionDeniedError(
         "watching replication lag through pg_stat_replication needs the "
-        "pg_monitor (or pg_read_all_stats) role: grant it, or give --replica "
+        "pg_monitor (or pg_read_all_stats) role: grant it, or give `replicas` "
         "URI for each replica");
   }
   std::vector<Standby> standbys;

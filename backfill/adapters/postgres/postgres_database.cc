@@ -190,7 +190,7 @@ class PostgresDatabase final : public Database {
       if (indexed->value_or(false)) {
         nested_loop_join_ = true;
       } else if (indexed->has_value()) {
-        plan.notes.push_back(absl::StrCat("the --on lookup into ",
+        plan.notes.push_back(absl::StrCat("the `on` lookup into ",
                                           model->source->qualified,
                                           " uses no index (EXPLAIN of a chunk "
                                           "reads a whole table), so chunks "
