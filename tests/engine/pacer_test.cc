@@ -512,21 +512,33 @@ TEST_F(PacerTest, CommitLatencyWithoutABaselineHoldsWrites) {
             "commit_latency p95 unreadable: no quiet baseline measured");
 }
 
-TEST_F(PacerTest, AQuietRecheckHoldsWritesWhileItMeasures) {
-  PacerOptions options = PacerOpts();
-  options.commit_latency.enabled = true;
-  options.commit_latency.factor = 2;
-  options.commit_latency.known_baseline = absl::Milliseconds(6);
-  options.commit_latency.recheck_first = absl::Seconds(1);
-  Pacer pacer(&controller_, options);
-  auto heartbeat = std::make_unique<FakeHeartbeat>(&clock_);
-  FakeHeartbeat* beat = heartbeat.get();
-  // Quiet at 5 ms: too close to the baseline for the window's correction
-  // (below 0.8 x 6 ms), so only the recheck can find it.
-  beat->cost = absl::Milliseconds(5);
+// Commit-latency options at 2x a known `baseline`.
+CommitLatencyLimit AtTwiceTheBaseline(absl::Duration baseline) {
+  CommitLatencyLimit c;
+  c.enabled = true;
+  c.factor = 2;
+  c.known_baseline = baseline;
+  return c;
+}
+
+// Starts `pacer` with a fake heartbeat whose beats take `cost`, then stops
+// its threads: the test drives it by hand (PollOnce) on the fake clock.
+void StartByHand(Pacer& pacer, FakeClock* clock, absl::Duration cost) {
+  auto heartbeat = std::make_unique<FakeHeartbeat>(clock);
+  heartbeat->cost = cost;
   pacer.SetHeartbeat(std::move(heartbeat));
   pacer.Start(absl::Seconds(1));
-  pacer.Stop();  // the rest by hand, on the fake clock
+  pacer.Stop();
+}
+
+TEST_F(PacerTest, AQuietRecheckHoldsWritesWhileItMeasures) {
+  PacerOptions options = PacerOpts();
+  options.commit_latency = AtTwiceTheBaseline(absl::Milliseconds(6));
+  options.commit_latency.recheck_first = absl::Seconds(1);
+  Pacer pacer(&controller_, options);
+  // Quiet at 5 ms: too close to the baseline for the window's correction
+  // (below 0.8 x 6 ms), so only the recheck can find it.
+  StartByHand(pacer, &clock_, absl::Milliseconds(5));
   bool held = false;
   for (int i = 0; i < 60 && pacer.commit_latency()->corrections() == 0; ++i) {
     clock_.Advance(absl::Milliseconds(100));
@@ -550,17 +562,10 @@ TEST_F(PacerTest, AQuietRecheckHoldsWritesWhileItMeasures) {
 // pacer not passing the hold to CommitLatency::Record, they never would.
 TEST_F(PacerTest, AHoldTheRunCannotEndRebaselinesAfterAWindow) {
   PacerOptions options = PacerOpts();
-  options.commit_latency.enabled = true;
-  options.commit_latency.factor = 2;
-  options.commit_latency.known_baseline = absl::Milliseconds(2);
+  options.commit_latency = AtTwiceTheBaseline(absl::Milliseconds(2));
   options.commit_latency.recheck_every = absl::ZeroDuration();
   Pacer pacer(&controller_, options);
-  auto heartbeat = std::make_unique<FakeHeartbeat>(&clock_);
-  FakeHeartbeat* beat = heartbeat.get();
-  beat->cost = absl::Milliseconds(5);
-  pacer.SetHeartbeat(std::move(heartbeat));
-  pacer.Start(absl::Seconds(1));
-  pacer.Stop();  // the rest by hand, on the fake clock
+  StartByHand(pacer, &clock_, absl::Milliseconds(5));
   bool held = false;
   absl::Duration elapsed;
   for (; elapsed < absl::Seconds(30); elapsed += absl::Milliseconds(100)) {
