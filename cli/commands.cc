@@ -14,6 +14,7 @@
 #include "cli/flag_terms.h"
 #include "cli/pacing.h"
 #include "cli/progress.h"
+#include "cli/run_flags.h"
 #include "cli/status_format.h"
 
 namespace backfill {
@@ -85,44 +86,6 @@ void PrintPlan(const Job& job, const ChunkSizerOptions& chunking,
 }  // namespace
 
 namespace {
-
-// What `backfill run` takes from its flags, all checked before connecting.
-struct RunInput {
-  JobSpec spec;
-  ChunkSizerOptions chunking;
-  PacingSettings pacing;
-  absl::Duration retry_for = absl::Minutes(5);
-  absl::Duration max_duration = absl::InfiniteDuration();
-  ConnectOptions connect;
-};
-
-absl::StatusOr<RunInput> ParseRunInput(const RunFlags& flags) {
-  RunInput in;
-  absl::StatusOr<JobSpec> spec = BuildJobSpec(flags);
-  if (!spec.ok()) return spec.status();
-  in.spec = *std::move(spec);
-  absl::StatusOr<ChunkSizerOptions> chunking = BuildChunking(flags);
-  if (!chunking.ok()) return chunking.status();
-  in.chunking = *chunking;
-  absl::StatusOr<PacingSettings> pacing = ParsePacingFlags(flags.pacing);
-  if (!pacing.ok()) return pacing.status();
-  in.pacing = *std::move(pacing);
-  if (absl::Status s =
-          ParseDurationFlag("--retry-for", flags.retry_for, &in.retry_for);
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = ParseDurationFlag("--max-duration", flags.max_duration,
-                                         &in.max_duration,
-                                         /*allow_zero=*/false);
-      !s.ok()) {
-    return s;
-  }
-  absl::StatusOr<ConnectOptions> connect = BuildConnectOptions(flags.common);
-  if (!connect.ok()) return connect.status();
-  in.connect = *std::move(connect);
-  return in;
-}
 
 // --dry-run: the plan, the pacing it would have, and nothing written.
 void DryRun(const Job& job, const RunInput& in, bool target_given) {

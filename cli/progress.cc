@@ -1,6 +1,7 @@
 #include "cli/progress.h"
 
 #include <cmath>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -51,7 +52,19 @@ ProgressPrinter::ProgressPrinter(std::FILE* out, LogFormat format, Clock* clock,
                                  absl::Duration interval)
     : out_(out), format_(format), clock_(clock), interval_(interval) {}
 
+ProgressPrinter::ProgressPrinter(LineSink sink, LogFormat format, Clock* clock,
+                                 absl::Duration interval)
+    : out_(nullptr),
+      sink_(std::move(sink)),
+      format_(format == LogFormat::kLive ? LogFormat::kText : format),
+      clock_(clock),
+      interval_(interval) {}
+
 void ProgressPrinter::Emit(const std::string& line) {
+  if (sink_) {
+    sink_(line);
+    return;
+  }
   if (live_line_open_) std::fputs("\r\033[K", out_);
   live_line_open_ = false;
   std::fputs(line.c_str(), out_);

@@ -2,6 +2,7 @@
 #define BACKFILL_CLI_PROGRESS_H_
 
 #include <cstdio>
+#include <functional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -23,6 +24,11 @@ enum class LogFormat {
 class ProgressPrinter : public Observer {
  public:
   ProgressPrinter(std::FILE* out, LogFormat format, Clock* clock,
+                  absl::Duration interval = absl::Seconds(5));
+  // Hands each complete line (without its newline) to `sink` instead, on
+  // the run's thread; `format` must be kText or kJson.
+  using LineSink = std::function<void(const std::string& line)>;
+  ProgressPrinter(LineSink sink, LogFormat format, Clock* clock,
                   absl::Duration interval = absl::Seconds(5));
 
   void OnStart(const Checkpoint& checkpoint, const JobPlan& plan,
@@ -51,7 +57,8 @@ class ProgressPrinter : public Observer {
   void Emit(const std::string& line);  // a complete line, clearing a live one
   void DrawLive();  // live_text_ and the throttle reason, on the live line
 
-  std::FILE* const out_;
+  std::FILE* const out_;  // null when sink_ is set
+  const LineSink sink_;
   const LogFormat format_;
   Clock* const clock_;
   const absl::Duration interval_;

@@ -1,6 +1,7 @@
 # Fails unless HEADERS (comma-separated, relative to ROOT/backfill: the
 # headers backfill/CMakeLists.txt installs) is exactly the set of headers that
-# backfill/backfill.h and backfill/pacing.h include, directly or through each
+# backfill/backfill.h, backfill/pacing.h and backfill/backfill_c.h include
+# (with themselves), directly or through each
 # other: every type the public API names is installed, and nothing else is.
 #
 #   cmake -DROOT=<source dir> -DHEADERS=backfill.h,pacing.h,... -P public_headers.cmake
@@ -9,7 +10,7 @@ string(REPLACE "," ";" listed "${HEADERS}")
 list(TRANSFORM listed PREPEND "backfill/")
 list(SORT listed)
 
-set(todo backfill/backfill.h backfill/pacing.h)
+set(todo backfill/backfill.h backfill/pacing.h backfill/backfill_c.h)
 set(closure "")
 while(todo)
   list(POP_FRONT todo header)

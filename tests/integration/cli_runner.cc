@@ -47,12 +47,17 @@ std::vector<std::string> WithTestPacing(std::vector<std::string> args) {
 }  // namespace
 
 CliProcess::CliProcess(const std::vector<std::string>& args,
+                       const std::vector<std::string>& env)
+    : CliProcess(BACKFILL_BINARY, WithTestPacing(args), env) {}
+
+CliProcess::CliProcess(const std::string& program,
+                       const std::vector<std::string>& args,
                        const std::vector<std::string>& env) {
   char tmpl[] = "/tmp/backfill-cli-XXXXXX";
   if (mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
   dir_ = tmpl;
-  std::vector<std::string> argv_s = {BACKFILL_BINARY};
-  for (std::string& a : WithTestPacing(args)) argv_s.push_back(std::move(a));
+  std::vector<std::string> argv_s = {program};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
   // `env` entries replace this process's variables of the same name.
   std::vector<std::string> env_s;
   for (char** e = environ; *e != nullptr; ++e) {

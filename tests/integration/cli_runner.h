@@ -24,6 +24,9 @@ class CliProcess {
   // replacing a variable of the same name.
   CliProcess(const std::vector<std::string>& args,
              const std::vector<std::string>& env = {});
+  // Any other program (an absolute path), with `args` as they are.
+  CliProcess(const std::string& program, const std::vector<std::string>& args,
+             const std::vector<std::string>& env);
   ~CliProcess();
 
   pid_t pid() const { return pid_; }

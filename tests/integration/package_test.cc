@@ -133,6 +133,68 @@ TEST_P(PackageTest, JobRunnerBuiltAgainstTheInstalledPackageRunsInSlices) {
   EXPECT_EQ(Mismatches("users", "login_name", "username"), 0);
 }
 
+// The C ABI from C: examples/c/job_runner.c compiled by the C compiler
+// against the installed header and library alone, then run in slices.
+TEST_P(PackageTest, CJobRunnerBuiltAgainstTheInstalledHeaderRunsInSlices) {
+  constexpr int64_t kRows = 60000;
+  db_->Exec(
+      "CREATE TABLE users (id BIGINT PRIMARY KEY, username VARCHAR(64), "
+      "login_name VARCHAR(64))");
+  db_->Exec(db_->InsertSeries("users", "id, username", kRows,
+                              "g, concat('user', g)"));
+  TempDir tmp;
+  const std::string prefix = tmp.path() + "/prefix";
+  auto [install_code, install_out] =
+      Sh(absl::StrCat(Quote(BACKFILL_CMAKE_COMMAND), " --install ",
+                      Quote(BACKFILL_BUILD_DIR), " --prefix ", Quote(prefix)));
+  ASSERT_EQ(install_code, 0) << install_out;
+  const std::string lib = prefix + "/lib";
+  const std::string runner = tmp.path() + "/job_runner_c";
+  auto [cc_code, cc_out] = Sh(absl::StrCat(
+      Quote(BACKFILL_C_COMPILER), " -std=c99 -Wall -Wextra -pedantic -Werror ",
+      Quote(std::string(BACKFILL_SOURCE_DIR) + "/examples/c/job_runner.c"),
+      " -I", Quote(prefix + "/include"), " -L", Quote(lib), " -lbackfill",
+      " -Wl,-rpath,", Quote(lib), " -o ", Quote(runner)));
+  ASSERT_EQ(cc_code, 0) << cc_out;
+
+  const std::string events = tmp.path() + "/events";
+  auto [run_code, run_out] = Sh(absl::StrCat(
+      "(", Quote(runner), " 0.3 --dsn ", Quote(db_->dsn()),
+      " --table users --set ", Quote("login_name = username"),
+      " --max-commit-latency 0 --chunk-rows 500 --target-chunk-time 0",
+      " --max-rows-per-second 40000 2>", Quote(events), ")"));
+  ASSERT_EQ(run_code, 0) << run_out;
+  // The job's events, one JSON object per line, through the callback.
+  auto [events_code, events_out] = Sh("cat " + Quote(events));
+  EXPECT_THAT(events_out, ::testing::HasSubstr("{\"event\":\"done\""));
+  std::vector<std::string> lines =
+      absl::StrSplit(run_out, '\n', absl::SkipEmpty());
+  ASSERT_GE(lines.size(), 2u) << "expected several slices:\n" << run_out;
+  const std::regex slice(
+      R"(slice (\d+): (\w+), (\d+) rows \((\d+) in this slice\), ([0-9.]+)%, state (\w+))");
+  int64_t previous = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    std::smatch m;
+    ASSERT_TRUE(std::regex_match(lines[i], m, slice)) << lines[i];
+    const bool last = i + 1 == lines.size();
+    EXPECT_EQ(m[2], last ? "done" : "slice_end") << lines[i];
+    // A slice that ends leaves its checkpoint "stopped", to be resumed.
+    EXPECT_EQ(m[6], last ? "done" : "stopped") << lines[i];
+    EXPECT_EQ(std::stoll(m[3]), previous + std::stoll(m[4])) << lines[i];
+    previous = std::stoll(m[3]);
+  }
+  EXPECT_EQ(previous, kRows);
+  EXPECT_EQ(Mismatches("users", "login_name", "username"), 0);
+
+  // Bad input: the code and the engine's line, nothing written.
+  auto [bad_code, bad_out] = Sh(absl::StrCat(
+      Quote(runner), " 1 --dsn ", Quote(db_->dsn()), " --table users --set ",
+      Quote("nosuch = 1"), " --job other"));
+  EXPECT_EQ(bad_code, 2) << bad_out;
+  EXPECT_THAT(bad_out, ::testing::HasSubstr(
+                           "job_runner_c: column \"nosuch\" does not exist"));
+}
+
 BACKFILL_INSTANTIATE(PackageTest);
 
 }  // namespace
