@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "backfill/backfill.h"
 #include "cli/flag_terms.h"
+#include "cli/flags.h"
 #include "cli/progress.h"
 #include "cli/run_flags.h"
 
@@ -28,20 +29,16 @@ std::string MessageOf(const absl::Status& status) {
   return RedactDsn(InFlagTerms(status.message()));
 }
 
-int CodeFor(RunOutcome outcome) {
-  switch (outcome) {
-    case RunOutcome::kDone:
-      return BACKFILL_DONE;
-    case RunOutcome::kSliceEnd:
-      return BACKFILL_SLICE_END;
-    case RunOutcome::kCritical:
-      return BACKFILL_CRITICAL;
-    case RunOutcome::kStopped:
-    case RunOutcome::kPaused:
-      return BACKFILL_STOPPED;
-  }
-  return BACKFILL_FAILED;
+// The codes are the command's exit codes (cli/flags.h).
+constexpr bool SameCode(backfill_code c, ExitCode e) {
+  return static_cast<int>(c) == static_cast<int>(e);
 }
+static_assert(SameCode(BACKFILL_DONE, kExitOk) &&
+              SameCode(BACKFILL_FAILED, kExitFailure) &&
+              SameCode(BACKFILL_BAD_INPUT, kExitBadInput) &&
+              SameCode(BACKFILL_STOPPED, kExitStopped) &&
+              SameCode(BACKFILL_CRITICAL, kExitCritical) &&
+              SameCode(BACKFILL_SLICE_END, kExitSliceEnd));
 
 // What the C ABI does not take from `backfill run`'s flags: the handle's
 // events are always JSON, and a plan is the command's business.
@@ -164,7 +161,7 @@ int backfill_job::Run(double max_seconds) {
   outcome = std::string(RunOutcomeName(report->outcome));
   message = RedactDsn(InFlagTerms(report->reason));
   last = *std::move(report);
-  return CodeFor(last->outcome);
+  return ExitCodeFor(last->outcome);
 }
 
 namespace {

@@ -96,19 +96,6 @@ void DryRun(const Job& job, const RunInput& in, bool target_given) {
             notes.ok() ? *notes : std::vector<std::string>());
 }
 
-int ExitCodeFor(RunOutcome outcome) {
-  switch (outcome) {
-    case RunOutcome::kDone:
-      return kExitOk;
-    case RunOutcome::kCritical:
-      return kExitCritical;
-    case RunOutcome::kSliceEnd:
-      return kExitSliceEnd;
-    default:
-      return kExitStopped;
-  }
-}
-
 }  // namespace
 
 int RunCommand(const RunFlags& flags, const CancellationToken* cancel) {

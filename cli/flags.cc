@@ -8,6 +8,19 @@
 
 namespace backfill {
 
+int ExitCodeFor(RunOutcome outcome) {
+  switch (outcome) {
+    case RunOutcome::kDone:
+      return kExitOk;
+    case RunOutcome::kCritical:
+      return kExitCritical;
+    case RunOutcome::kSliceEnd:
+      return kExitSliceEnd;
+    default:
+      return kExitStopped;
+  }
+}
+
 absl::StatusOr<JobSpec> BuildJobSpec(const RunFlags& f) {
   absl::StatusOr<JobSpec> spec = ParseJobText({.job = f.common.job,
                                                .table = f.table,

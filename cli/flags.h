@@ -23,6 +23,10 @@ enum ExitCode : int {
   kExitSliceEnd = 5,  // --max-duration reached; checkpoint committed, run again
 };
 
+// The exit code of a run that ended with `outcome`: kExitOk, kExitStopped
+// (stopped or paused), kExitCritical or kExitSliceEnd.
+int ExitCodeFor(RunOutcome outcome);
+
 // Flags shared by every subcommand.
 struct CommonFlags {
   std::string dsn;

@@ -22,7 +22,16 @@
 namespace backfill::testing {
 namespace {
 
-using PackageTest = IntegrationTest;
+class PackageTest : public IntegrationTest {
+ protected:
+  void CreateUsers(int64_t rows) {
+    db_->Exec(
+        "CREATE TABLE users (id BIGINT PRIMARY KEY, username VARCHAR(64), "
+        "login_name VARCHAR(64))");
+    db_->Exec(db_->InsertSeries("users", "id, username", rows,
+                                "g, concat('user', g)"));
+  }
+};
 
 // Quotes `s` for /bin/sh.
 std::string Quote(const std::string& s) {
@@ -60,20 +69,21 @@ class TempDir {
   std::string path_;
 };
 
+// `cmake --install` of this build into `prefix`.
+std::pair<int, std::string> Install(const std::string& prefix) {
+  return Sh(absl::StrCat(Quote(BACKFILL_CMAKE_COMMAND), " --install ",
+                         Quote(BACKFILL_BUILD_DIR), " --prefix ",
+                         Quote(prefix)));
+}
+
 TEST_P(PackageTest, JobRunnerBuiltAgainstTheInstalledPackageRunsInSlices) {
-  db_->Exec(
-      "CREATE TABLE users (id BIGINT PRIMARY KEY, username VARCHAR(64), "
-      "login_name VARCHAR(64))");
-  db_->Exec(db_->InsertSeries("users", "id, username", 150000,
-                              "g, concat('user', g)"));
+  CreateUsers(150000);
 
   TempDir tmp;
   const std::string prefix = tmp.path() + "/prefix";
   const std::string build = tmp.path() + "/build";
   const std::string cmake = Quote(BACKFILL_CMAKE_COMMAND);
-  auto [install_code, install_out] =
-      Sh(absl::StrCat(cmake, " --install ", Quote(BACKFILL_BUILD_DIR),
-                      " --prefix ", Quote(prefix)));
+  auto [install_code, install_out] = Install(prefix);
   ASSERT_EQ(install_code, 0) << install_out;
   EXPECT_THAT(install_out, ::testing::HasSubstr("backfillConfig.cmake"));
   // The client libraries' headers stay out of the package.
@@ -137,16 +147,10 @@ TEST_P(PackageTest, JobRunnerBuiltAgainstTheInstalledPackageRunsInSlices) {
 // against the installed header and library alone, then run in slices.
 TEST_P(PackageTest, CJobRunnerBuiltAgainstTheInstalledHeaderRunsInSlices) {
   constexpr int64_t kRows = 60000;
-  db_->Exec(
-      "CREATE TABLE users (id BIGINT PRIMARY KEY, username VARCHAR(64), "
-      "login_name VARCHAR(64))");
-  db_->Exec(db_->InsertSeries("users", "id, username", kRows,
-                              "g, concat('user', g)"));
+  CreateUsers(kRows);
   TempDir tmp;
   const std::string prefix = tmp.path() + "/prefix";
-  auto [install_code, install_out] =
-      Sh(absl::StrCat(Quote(BACKFILL_CMAKE_COMMAND), " --install ",
-                      Quote(BACKFILL_BUILD_DIR), " --prefix ", Quote(prefix)));
+  auto [install_code, install_out] = Install(prefix);
   ASSERT_EQ(install_code, 0) << install_out;
   const std::string lib = prefix + "/lib";
   const std::string runner = tmp.path() + "/job_runner_c";
