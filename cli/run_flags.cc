@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "cli/toml_config.h"
 
 namespace backfill {
@@ -82,6 +83,30 @@ void AddRunFlags(CLI::App* run, RunFlags* f) {
                   "e.g. 127.0.0.1:9187");
 }
 
+namespace {
+
+// `text` with its control characters spelled out (\n, \t, \xNN): toml++
+// quotes the character it choked on as it is, a newline included
+// (tests/fuzz found "saw 'n\n' at line 1" on two lines).
+std::string OneLine(absl::string_view text) {
+  std::string out;
+  for (char c : text) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (u < 0x20 || u == 0x7f) {
+      absl::StrAppendFormat(&out, "\\x%02x", u);
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string ParseErrorMessage(const CLI::Error& error) {
   std::string what = error.what();
   // CLI11 says "INI was not able to parse run.wehre" for an unknown key (no
@@ -93,7 +118,7 @@ std::string ParseErrorMessage(const CLI::Error& error) {
     key = key.substr(key.rfind('.') + 1);  // npos + 1 == 0: the whole key
     what = absl::StrCat("--config: unknown key \"", key, "\"");
   }
-  return RedactDsn(what);
+  return RedactDsn(OneLine(what));
 }
 
 absl::StatusOr<RunFlags> ParseRunArgs(const std::vector<std::string>& args) {

@@ -75,6 +75,8 @@ max-lag = "3s"
 
 TEST(ParseRunArgsTest, BadArgumentsAreOneLineNamingTheFlagOrKey) {
   JobFile typo("dsn = \"x\"\nwehre = \"a > 1\"\n");
+  // toml++ quotes the newline it choked on (found by tests/fuzz).
+  JobFile newline("v =n\n");
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"--dsn", "x", "--bogus"}, "--bogus"},
       {{"--table", "users"}, "--dsn"},
@@ -82,6 +84,7 @@ TEST(ParseRunArgsTest, BadArgumentsAreOneLineNamingTheFlagOrKey) {
       {{"--dsn", "x", "--help"}, "--help"},
       {{"--config", typo.path()}, "--config: unknown key \"wehre\""},
       {{"--config", "/nonexistent/job.toml"}, "/nonexistent/job.toml"},
+      {{"--config", newline.path()}, "saw 'n\\n' at line 1"},
   };
   for (const auto& [args, words] : cases) {
     absl::StatusOr<RunFlags> f = ParseRunArgs(args);
