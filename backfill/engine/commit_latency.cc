@@ -49,23 +49,23 @@ CommitLatency::CommitLatency(const CommitLatencyLimit& limit)
     limit_ = options_.max;
   }
   if (options_.known_baseline > absl::ZeroDuration()) {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     SetBaselineLocked(options_.known_baseline);
   }
 }
 
 std::optional<absl::Duration> CommitLatency::baseline() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return baseline_;
 }
 
 std::optional<absl::Duration> CommitLatency::limit() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return limit_;
 }
 
 int CommitLatency::corrections() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return corrections_;
 }
 
@@ -85,21 +85,21 @@ absl::Status CommitLatency::SetBaseline(
                      beats.size(), " of the heartbeat's writes succeeded"));
   }
   const absl::Duration quiet = QuietP95(beats);
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   SetBaselineLocked(quiet);
   baseline_beats_ = static_cast<int>(beats.size());
   return absl::OkStatus();
 }
 
 void CommitLatency::StartRechecks(absl::Time now) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (options_.recheck_every > absl::ZeroDuration()) {
     next_recheck_ = now + options_.recheck_first;
   }
 }
 
 bool CommitLatency::Rechecking(absl::Time now) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (!recheck_started_.has_value() && next_recheck_.has_value() &&
       baseline_.has_value() && now >= *next_recheck_) {
     recheck_started_ = now;
@@ -126,7 +126,7 @@ void CommitLatency::RecheckBeatLocked(absl::Time at, absl::Duration took) {
 }
 
 int CommitLatency::held_rebaselines() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return held_rebaselines_;
 }
 
@@ -148,7 +148,7 @@ void CommitLatency::RebaselineIfHeldLocked(
 
 Reading CommitLatency::Record(absl::Time at, absl::Duration took,
                               std::optional<absl::Time> held_since) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   window_.Add(at, took);
   RecheckBeatLocked(at, took);
   if (!baseline_.has_value() || !limit_.has_value()) {
@@ -173,7 +173,7 @@ Reading CommitLatency::Failed(const absl::Status& error) {
 }
 
 std::string CommitLatency::Describe() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (!baseline_.has_value() || !limit_.has_value()) return "";
   std::string relative;
   if (options_.factor > 0) {

@@ -7,7 +7,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
+#include "backfill/throttle/mutex.h"
 #include "absl/time/time.h"
 #include "backfill/throttle/latency_window.h"
 #include "backfill/throttle/signal.h"
@@ -157,7 +157,7 @@ class CommitLatency {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const CommitLatencyLimit options_;
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::optional<absl::Duration> baseline_ ABSL_GUARDED_BY(mu_);
   std::optional<absl::Duration> limit_ ABSL_GUARDED_BY(mu_);
   int baseline_beats_ ABSL_GUARDED_BY(mu_) = 0;

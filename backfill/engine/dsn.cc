@@ -103,7 +103,18 @@ absl::StatusOr<Dsn> ParseDsn(absl::string_view uri) {
   // PostgreSQL strings are libpq's to parse
   // (backfill/adapters/postgres/pg_conninfo).
   if (dsn.kind == DatabaseKind::kPostgres) return dsn;
-  absl::string_view rest = absl::StripLeadingAsciiWhitespace(uri);
+  absl::string_view rest = absl::StripAsciiWhitespace(uri);
+  // RFC 3986 has no raw spaces or control characters in a URI, and
+  // RedactDsn ends a DSN at whitespace: a password holding one would be
+  // hidden only up to it (tests/fuzz found one).
+  for (char c : rest) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f) {
+      return Bad(
+          "a mysql:// URI cannot hold spaces or control characters; "
+          "percent-encode them (a space is %20)");
+    }
+  }
   absl::ConsumePrefix(&rest, "mysql://");
   absl::string_view query;
   if (size_t q = rest.find('?'); q != absl::string_view::npos) {

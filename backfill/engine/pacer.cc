@@ -71,14 +71,15 @@ void Pacer::PollOnce() {
 }
 
 bool Pacer::WaitOrStop(absl::Duration d) {
-  absl::MutexLock lock(&mu_);
-  return mu_.AwaitWithTimeout(absl::Condition(&stopping_), d);
+  MutexLock lock(&mu_);
+  return mu_.AwaitWithTimeout(
+      [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; }, d);
 }
 
 void Pacer::SignalLoop(Signal* signal, absl::Duration interval) {
   controller_->Poll(*signal);
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     ++first_readings_;
   }
   while (!WaitOrStop(interval)) controller_->Poll(*signal);
@@ -92,7 +93,7 @@ void Pacer::Start(absl::Duration first_reading_wait) {
   if (started_) return;
   started_ = true;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     stopping_ = false;
     first_readings_ = 0;
   }
@@ -127,8 +128,8 @@ void Pacer::Start(absl::Duration first_reading_wait) {
     return first_readings_ >= n;
   };
   {
-    absl::MutexLock lock(&mu_);
-    mu_.AwaitWithDeadline(absl::Condition(&all_read), deadline);
+    MutexLock lock(&mu_);
+    mu_.AwaitWithDeadline(all_read, deadline);
   }
   while (absl::Now() < deadline) {
     const Decision d = controller_->Check();
@@ -139,7 +140,7 @@ void Pacer::Start(absl::Duration first_reading_wait) {
 
 void Pacer::Stop() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
   }
   for (std::thread& t : threads_) {

@@ -8,7 +8,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
+#include "backfill/throttle/mutex.h"
 #include "absl/time/time.h"
 #include "backfill/engine/commit_latency.h"
 #include "backfill/throttle/clock.h"
@@ -154,7 +154,7 @@ class Pacer {
   std::vector<std::thread> threads_;
   bool started_ = false;
 
-  absl::Mutex mu_;
+  Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   size_t first_readings_ ABSL_GUARDED_BY(mu_) = 0;
 };

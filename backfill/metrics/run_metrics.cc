@@ -9,7 +9,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
+#include "backfill/throttle/mutex.h"
 #include "backfill/engine/retry.h"
 #include "backfill/throttle/controller.h"
 #include "prometheus/collectable.h"
@@ -175,7 +175,7 @@ struct RunMetrics::Impl : public prometheus::Collectable {
 
   // Copies the controller's state into the throttle series.
   void RefreshThrottle() const {
-    absl::MutexLock lock(&mu);
+    MutexLock lock(&mu);
     if (throttle == nullptr) return;
     const ThrottleState state = throttle->State();
     throttled.Set(state.throttled ? 1 : 0);
@@ -214,7 +214,7 @@ struct RunMetrics::Impl : public prometheus::Collectable {
 
   // Counts the chunks and rows the checkpoint gained since the last event.
   void Advance(const Checkpoint& cp) {
-    absl::MutexLock lock(&mu);
+    MutexLock lock(&mu);
     if (cp.rows_walked > last_walked)
       rows_walked.Increment(cp.rows_walked - last_walked);
     if (cp.rows_written > last_written) {
@@ -249,7 +249,7 @@ struct RunMetrics::Impl : public prometheus::Collectable {
   prometheus::Counter& rows_written;
   prometheus::Counter& chunks_committed;
 
-  mutable absl::Mutex mu;
+  mutable Mutex mu;
   ThrottleController* throttle ABSL_GUARDED_BY(mu) = nullptr;
   // The checkpoint's counters at the last event.
   int64_t last_walked ABSL_GUARDED_BY(mu) = 0;
@@ -262,7 +262,7 @@ RunMetrics::RunMetrics(std::string job) : impl_(std::make_shared<Impl>(job)) {}
 RunMetrics::~RunMetrics() = default;
 
 void RunMetrics::SetThrottle(ThrottleController* throttle) {
-  absl::MutexLock lock(&impl_->mu);
+  MutexLock lock(&impl_->mu);
   impl_->throttle = throttle;
 }
 
@@ -274,7 +274,7 @@ void RunMetrics::OnStart(const Checkpoint& checkpoint, const JobPlan& plan,
                          bool resumed) {
   {
     // Counters start at 0 for this run, whatever the checkpoint holds.
-    absl::MutexLock lock(&impl_->mu);
+    MutexLock lock(&impl_->mu);
     impl_->last_walked = checkpoint.rows_walked;
     impl_->last_written = checkpoint.rows_written;
     impl_->last_chunks = checkpoint.chunks;

@@ -26,7 +26,7 @@ ThrottleController::ThrottleController(const ThrottleOptions& options)
       }()),
       clock_(options.clock != nullptr ? options.clock : Clock::Real()) {
   const absl::Time now = clock_->Now();
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   last_evaluated_ = now;
   if (options_.pace.has_value()) pace_.emplace(*options_.pace, now);
   tokens_ = BucketLocked();
@@ -35,7 +35,7 @@ ThrottleController::ThrottleController(const ThrottleOptions& options)
 
 void ThrottleController::AddSignal(absl::string_view name, SignalKind kind,
                                    std::string subject) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   Entry& entry = signals_.try_emplace(std::string(name)).first->second;
   entry.kind = kind;
   entry.subject = std::move(subject);
@@ -43,7 +43,7 @@ void ThrottleController::AddSignal(absl::string_view name, SignalKind kind,
 
 void ThrottleController::Update(absl::string_view name, Reading reading) {
   const absl::Time now = clock_->Now();
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   // Charge the time up to now under the old readings before changing them
   // (and before registering a new name, which would count as unreadable).
   EvaluateLocked(now);
@@ -62,7 +62,7 @@ void ThrottleController::Poll(Signal& signal) {
 
 void ThrottleController::SetOperatorPause(bool paused) {
   const absl::Time now = clock_->Now();
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   EvaluateLocked(now);
   operator_pause_ = paused;
   EvaluateLocked(now);
@@ -70,7 +70,7 @@ void ThrottleController::SetOperatorPause(bool paused) {
 
 void ThrottleController::SetHold(absl::string_view reason) {
   const absl::Time now = clock_->Now();
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   EvaluateLocked(now);
   hold_ = std::string(reason);
   EvaluateLocked(now);
@@ -78,7 +78,7 @@ void ThrottleController::SetHold(absl::string_view reason) {
 
 Decision ThrottleController::Check() {
   const absl::Time now = clock_->Now();
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return EvaluateLocked(now);
 }
 
@@ -278,7 +278,7 @@ std::string ThrottleController::RateWaitReasonLocked(std::string* label) {
 absl::Duration ThrottleController::DelayFor(int64_t rows) const {
   if (rows <= 0) return absl::ZeroDuration();
   const absl::Time now = clock_->Now();
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   const double rate = RateLocked();
   if (rate == 0) return absl::ZeroDuration();
   const double need = std::min(static_cast<double>(rows), BucketLocked());
@@ -289,7 +289,7 @@ absl::Duration ThrottleController::DelayFor(int64_t rows) const {
 }
 
 int64_t ThrottleController::ChunkRowsCap() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   const double rate = RateLocked();
   if (rate == 0) return 0;
   return std::max<int64_t>(
@@ -301,7 +301,7 @@ int64_t ThrottleController::ChunkRowsCap() const {
 void ThrottleController::RecordChunk(int64_t rows) {
   if (rows <= 0) return;
   const absl::Time now = clock_->Now();
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (pace_.has_value()) pace_->RecordRows(now, rows);
   if (RateLocked() == 0) return;
   tokens_ = TokensLocked(now) - static_cast<double>(rows);
@@ -337,7 +337,7 @@ WaitResult ThrottleController::WaitUntilAllowed(
         break;
       }
       {
-        absl::MutexLock lock(&mu_);
+        MutexLock lock(&mu_);
         result.reason = RateWaitReasonLocked(&rate_label);
       }
       sleep = std::min(delay, options_.wait_step);
@@ -350,7 +350,7 @@ WaitResult ThrottleController::WaitUntilAllowed(
     clock_->SleepFor(sleep);
     if (!rate_label.empty()) {
       const absl::Duration slept = clock_->Now() - before;
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       if (slept > absl::ZeroDuration()) throttle_time_[rate_label] += slept;
     }
   }
@@ -360,7 +360,7 @@ WaitResult ThrottleController::WaitUntilAllowed(
 
 ThrottleState ThrottleController::State() {
   const absl::Time now = clock_->Now();
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   const Decision d = EvaluateLocked(now);
   ThrottleState state;
   state.throttled = !d.proceed();
@@ -378,7 +378,7 @@ ThrottleState ThrottleController::State() {
 
 std::vector<SignalStatus> ThrottleController::Signals() {
   const absl::Time now = clock_->Now();
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   EvaluateLocked(now);
   std::vector<SignalStatus> out;
   out.reserve(signals_.size());
@@ -398,7 +398,7 @@ std::vector<SignalStatus> ThrottleController::Signals() {
 
 std::string ThrottleController::PacingSummary() {
   const absl::Time now = clock_->Now();
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   EvaluateLocked(now);
   if (!pace_.has_value()) return "";
   const double pace = pace_->rows_per_second();
@@ -419,7 +419,7 @@ std::string ThrottleController::PacingSummary() {
 
 std::map<std::string, absl::Duration> ThrottleController::ThrottleTime() {
   const absl::Time now = clock_->Now();
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   EvaluateLocked(now);
   return throttle_time_;
 }

@@ -11,7 +11,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/function_ref.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
+#include "backfill/throttle/mutex.h"
 #include "absl/time/time.h"
 #include "backfill/throttle/clock.h"
 #include "backfill/throttle/pace.h"
@@ -334,7 +334,7 @@ class ThrottleController {
   const ThrottleOptions options_;
   Clock* const clock_;
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::map<std::string, Entry, std::less<>> signals_ ABSL_GUARDED_BY(mu_);
   bool operator_pause_ ABSL_GUARDED_BY(mu_) = false;
   std::string hold_ ABSL_GUARDED_BY(mu_);  // SetHold

@@ -120,6 +120,19 @@ TEST(ParseDsnTest, BadPortAndScheme) {
   EXPECT_EQ(bare->database, "app");
 }
 
+TEST(ParseDsnTest, MysqlSpacesAndControlCharactersMustBeEncoded) {
+  // RedactDsn ends a DSN at whitespace, so a raw one in a password would
+  // leave the rest of it printable (found by tests/fuzz/fuzz_dsn.cc).
+  for (const char* uri : {"mysql://u:pa ss@h/db", "mysql://u:pa\rss@h/db",
+                          "mysql://u:pa\x01ss@h/db", "mysql://u@h/d b"}) {
+    absl::StatusOr<Dsn> d = ParseDsn(uri);
+    ASSERT_FALSE(d.ok()) << uri;
+    EXPECT_THAT(d.status().message(), HasSubstr("percent-encode"));
+    EXPECT_THAT(d.status().message(), Not(HasSubstr("ss")));
+  }
+  EXPECT_TRUE(ParseDsn("  mysql://u:pa%20ss@h/db\n").ok());
+}
+
 TEST(ParseDsnTest, ErrorsNeverEchoThePassword) {
   // Unencoded reserved characters in a password make the URI malformed; the
   // error must still not show any of it.

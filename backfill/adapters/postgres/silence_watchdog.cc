@@ -8,35 +8,37 @@ SilenceWatchdog::SilenceWatchdog() : thread_([this] { Loop(); }) {}
 
 SilenceWatchdog::~SilenceWatchdog() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     stop_ = true;
   }
   thread_.join();
 }
 
 void SilenceWatchdog::Arm(int fd, absl::Duration limit) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   fd_ = fd;
   deadline_ = absl::Now() + limit;
   fired_ = false;
 }
 
 bool SilenceWatchdog::Disarm() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   fd_ = -1;
   deadline_ = absl::InfiniteFuture();
   return fired_;
 }
 
 void SilenceWatchdog::Loop() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   while (!stop_) {
     if (fd_ >= 0 && absl::Now() >= deadline_) {
       shutdown(fd_, SHUT_RDWR);
       fired_ = true;
       fd_ = -1;
     }
-    mu_.AwaitWithTimeout(absl::Condition(&stop_), absl::Milliseconds(50));
+    mu_.AwaitWithTimeout(
+        [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_; },
+        absl::Milliseconds(50));
   }
 }
 

@@ -4,7 +4,7 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "backfill/throttle/mutex.h"
 #include "absl/time/time.h"
 
 namespace backfill::pg {
@@ -35,7 +35,7 @@ class SilenceWatchdog {
  private:
   void Loop();
 
-  absl::Mutex mu_;
+  Mutex mu_;
   int fd_ ABSL_GUARDED_BY(mu_) = -1;  // -1: disarmed
   absl::Time deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   bool fired_ ABSL_GUARDED_BY(mu_) = false;
