@@ -141,6 +141,14 @@ bool IntegrationTest::WaitForChunks(const std::string& job, int64_t chunks,
   return false;
 }
 
+void IntegrationTest::CreateUsersTable(int64_t n) {
+  db_->Exec(
+      "CREATE TABLE users (id BIGINT PRIMARY KEY, username VARCHAR(64), "
+      "login_name VARCHAR(64))");
+  db_->Exec(
+      db_->InsertSeries("users", "id, username", n, "g, concat('user', g)"));
+}
+
 void IntegrationTest::CreateRepoStar(int64_t n) {
   db_->Exec(
       "CREATE TABLE repo (id BIGINT PRIMARY KEY, repo_name VARCHAR(100) NOT "

@@ -60,6 +60,9 @@ class IntegrationTest : public ::testing::TestWithParam<std::string> {
   // The walkthrough's repo/star tables with `n` repos; star_count differs
   // between the two (repo.star_count NULL).
   void CreateRepoStar(int64_t n);
+  // users(id, username = 'user<id>', login_name NULL) with `n` rows: the
+  // column shape's table (login_name = username).
+  void CreateUsersTable(int64_t n);
 
   std::unique_ptr<TestDb> db_;
   // TearDown's pool check; a test that connects as other users checks

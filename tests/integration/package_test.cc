@@ -33,13 +33,6 @@ class PackageTest : public IntegrationTest {
 #endif
     IntegrationTest::SetUp();
   }
-  void CreateUsers(int64_t rows) {
-    db_->Exec(
-        "CREATE TABLE users (id BIGINT PRIMARY KEY, username VARCHAR(64), "
-        "login_name VARCHAR(64))");
-    db_->Exec(db_->InsertSeries("users", "id, username", rows,
-                                "g, concat('user', g)"));
-  }
 };
 
 // Quotes `s` for /bin/sh.
@@ -86,7 +79,7 @@ std::pair<int, std::string> Install(const std::string& prefix) {
 }
 
 TEST_P(PackageTest, JobRunnerBuiltAgainstTheInstalledPackageRunsInSlices) {
-  CreateUsers(150000);
+  CreateUsersTable(150000);
 
   TempDir tmp;
   const std::string prefix = tmp.path() + "/prefix";
@@ -156,7 +149,7 @@ TEST_P(PackageTest, JobRunnerBuiltAgainstTheInstalledPackageRunsInSlices) {
 // against the installed header and library alone, then run in slices.
 TEST_P(PackageTest, CJobRunnerBuiltAgainstTheInstalledHeaderRunsInSlices) {
   constexpr int64_t kRows = 60000;
-  CreateUsers(kRows);
+  CreateUsersTable(kRows);
   TempDir tmp;
   const std::string prefix = tmp.path() + "/prefix";
   auto [install_code, install_out] = Install(prefix);

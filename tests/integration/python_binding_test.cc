@@ -33,13 +33,6 @@ class PythonBindingTest : public IntegrationTest {
     GTEST_SKIP() << "not under -fsanitize=" BACKFILL_SANITIZED;
 #endif
     IntegrationTest::SetUp();
-    db_->Exec(
-        "CREATE TABLE users (id BIGINT PRIMARY KEY, username VARCHAR(64), "
-        "login_name VARCHAR(64))");
-  }
-  void Fill(int64_t rows) {
-    db_->Exec(db_->InsertSeries("users", "id, username", rows,
-                                "g, concat('user', g)"));
   }
 
   // The binding from the source tree, the library from the build tree.
@@ -96,7 +89,7 @@ const std::regex kSliceLine(
 
 TEST_P(PythonBindingTest, ExampleRunsSlicesToCompletionWithExactData) {
   constexpr int64_t kRows = 60000;
-  Fill(kRows);
+  CreateUsersTable(kRows);
   std::vector<std::string> args = {Script("examples/python/job_runner.py")};
   for (const std::string& a :
        Users(db_->dsn(),
@@ -124,7 +117,7 @@ TEST_P(PythonBindingTest, ExampleRunsSlicesToCompletionWithExactData) {
 }
 
 TEST_P(PythonBindingTest, APauseFromAnotherConnectionEndsASliceAsPaused) {
-  Fill(100000);
+  CreateUsersTable(100000);
   std::vector<std::string> args = {Script("examples/python/job_runner.py")};
   for (const std::string& a :
        Users(db_->dsn(),
@@ -147,7 +140,7 @@ TEST_P(PythonBindingTest, APauseFromAnotherConnectionEndsASliceAsPaused) {
 }
 
 TEST_P(PythonBindingTest, CancellationFromAnotherThreadStopsWithinAChunk) {
-  Fill(100000);
+  CreateUsersTable(100000);
   // 100-row chunks at 1000 rows/s: a chunk takes milliseconds and the copier
   // waits on the rate between chunks, where a cancel must end the wait.
   std::vector<std::string> args = {"1.0"};
@@ -165,7 +158,7 @@ TEST_P(PythonBindingTest, CancellationFromAnotherThreadStopsWithinAChunk) {
 }
 
 TEST_P(PythonBindingTest, BadInputRaisesTheEnginesOneLineMessage) {
-  Fill(1000);
+  CreateUsersTable(1000);
   const std::vector<std::vector<std::string>> cases = {
       {"--dsn", db_->dsn(), "--table", "users", "--set", "nosuch = 1"},
       {"--dsn", db_->dsn(), "--table", "users", "--set",
@@ -195,7 +188,7 @@ TEST_P(PythonBindingTest, BadInputRaisesTheEnginesOneLineMessage) {
 
 TEST_P(PythonBindingTest, APlantedPasswordNeverShows) {
   const std::string dsn = db_->CreateUser("bf_planted", kPlanted);
-  Fill(20000);
+  CreateUsersTable(20000);
   std::vector<std::string> texts;
   auto collect = [&](const std::multimap<std::string, std::string>& out,
                      const CliResult& r) {
