@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "backfill/backfill.h"
 #include "cli/flag_terms.h"
@@ -134,7 +135,9 @@ backfill::RunOptions backfill_job::SliceOptions(double max_seconds) {
 int backfill_job::Run(double max_seconds) {
   using namespace backfill;
   if (!opened) {
-    message = absl::StrCat("the job did not open: ", message);
+    constexpr absl::string_view kNotOpen = "the job did not open: ";
+    if (!absl::StartsWith(message, kNotOpen))
+      message = absl::StrCat(kNotOpen, message);
     return BACKFILL_BAD_INPUT;
   }
   RunOptions options = SliceOptions(max_seconds);
