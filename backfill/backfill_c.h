@@ -63,7 +63,7 @@ typedef struct backfill_job backfill_job;
 
 /* Receives each event of the job as one JSON object on one line, without a
  * newline: the events of `backfill run --log-format json` (start, progress,
- * throttle, retry, warning, note, stop, done; README "Events"). Called on
+ * throttle, retry, warning, note, stop, done; README "Metrics"). Called on
  * the thread running the slice, during backfill_job_run (and, for notes,
  * backfill_job_open). `line` is valid only during the call. It must not
  * call back into the same handle, except backfill_job_cancel. */
