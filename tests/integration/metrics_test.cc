@@ -147,7 +147,9 @@ TEST_P(MetricsTest, ScrapedDuringARunPassesPromtoolAndCountersMove) {
   EXPECT_GT(b[walked], a[walked]);
   EXPECT_GT(b[committed], a[committed]);
   EXPECT_GT(b[histogram], a[histogram]);
-  EXPECT_EQ(b[histogram], b[committed]);
+  // One chunk's two updates are not one step for a scrape: one taken
+  // between them (seen under ASan in CI) counts the chunk in one series only.
+  EXPECT_NEAR(b[histogram], b[committed], 1);
   EXPECT_EQ(b["backfill_chunk_rows{job=\"users\"}"], 200);
   EXPECT_GT(b["backfill_progress_ratio{job=\"users\"}"], 0);
   EXPECT_LT(b["backfill_progress_ratio{job=\"users\"}"], 1);
