@@ -7,9 +7,9 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "backfill/throttle/mutex.h"
 #include "absl/time/time.h"
 #include "backfill/throttle/latency_window.h"
+#include "backfill/throttle/mutex.h"
 #include "backfill/throttle/signal.h"
 
 namespace backfill {

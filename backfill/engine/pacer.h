@@ -8,11 +8,11 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "backfill/throttle/mutex.h"
 #include "absl/time/time.h"
 #include "backfill/engine/commit_latency.h"
 #include "backfill/throttle/clock.h"
 #include "backfill/throttle/controller.h"
+#include "backfill/throttle/mutex.h"
 #include "backfill/throttle/signal.h"
 
 namespace backfill {

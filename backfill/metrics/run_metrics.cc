@@ -9,9 +9,9 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/string_view.h"
-#include "backfill/throttle/mutex.h"
 #include "backfill/engine/retry.h"
 #include "backfill/throttle/controller.h"
+#include "backfill/throttle/mutex.h"
 #include "prometheus/collectable.h"
 #include "prometheus/counter.h"
 #include "prometheus/gauge.h"

@@ -11,9 +11,9 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/function_ref.h"
 #include "absl/strings/string_view.h"
-#include "backfill/throttle/mutex.h"
 #include "absl/time/time.h"
 #include "backfill/throttle/clock.h"
+#include "backfill/throttle/mutex.h"
 #include "backfill/throttle/pace.h"
 #include "backfill/throttle/signal.h"
 

@@ -4,8 +4,8 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
-#include "backfill/throttle/mutex.h"
 #include "absl/time/time.h"
+#include "backfill/throttle/mutex.h"
 
 namespace backfill::pg {
 
