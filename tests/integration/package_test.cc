@@ -22,18 +22,9 @@
 namespace backfill::testing {
 namespace {
 
-class PackageTest : public IntegrationTest {
- protected:
-  void SetUp() override {
-#ifdef BACKFILL_SANITIZED
-    // The examples are built without the sanitizer against the instrumented
-    // installed library, which cannot load into them; the plain build runs
-    // these tests (and scripts/package --check the packaged ones).
-    GTEST_SKIP() << "not under -fsanitize=" BACKFILL_SANITIZED;
-#endif
-    IntegrationTest::SetUp();
-  }
-};
+// The examples are built without a sanitizer (scripts/package --check
+// checks the packaged ones too).
+using PackageTest = UninstrumentedHostTest;
 
 // Quotes `s` for /bin/sh.
 std::string Quote(const std::string& s) {

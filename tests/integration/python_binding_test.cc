@@ -23,18 +23,9 @@ namespace {
 constexpr char kPython[] = "/usr/bin/python3";
 constexpr char kPlanted[] = "Pl4nted-S3cret-xyzzy";
 
-class PythonBindingTest : public IntegrationTest {
+// python3 is not built with a sanitizer.
+class PythonBindingTest : public UninstrumentedHostTest {
  protected:
-  void SetUp() override {
-#ifdef BACKFILL_SANITIZED
-    // An instrumented libbackfill.so needs its sanitizer's runtime loaded
-    // first, which an uninstrumented python3 does not do; the plain build
-    // runs these tests.
-    GTEST_SKIP() << "not under -fsanitize=" BACKFILL_SANITIZED;
-#endif
-    IntegrationTest::SetUp();
-  }
-
   // The binding from the source tree, the library from the build tree.
   static std::vector<std::string> Env() {
     return {
