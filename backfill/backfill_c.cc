@@ -26,8 +26,8 @@ namespace backfill {
 namespace {
 
 // The line a caller reads: in flag terms, no DSN password.
-std::string MessageOf(const absl::Status& status) {
-  return RedactDsn(InFlagTerms(status.message()));
+std::string MessageOf(absl::string_view text) {
+  return RedactDsn(InFlagTerms(text));
 }
 
 // The codes are the command's exit codes (cli/flags.h).
@@ -76,7 +76,7 @@ struct backfill_job {
   mutable std::string state;  // backfill_job_progress's
 
   int Fail(int code, const absl::Status& status) {
-    message = backfill::MessageOf(status);
+    message = backfill::MessageOf(status.message());
     return code;
   }
   int Open(const std::vector<std::string>& args, backfill_event_fn on_event,
@@ -162,7 +162,7 @@ int backfill_job::Run(double max_seconds) {
   if (report->commit_latency_baseline > absl::ZeroDuration())
     baseline = report->commit_latency_baseline;
   outcome = std::string(RunOutcomeName(report->outcome));
-  message = RedactDsn(InFlagTerms(report->reason));
+  message = MessageOf(report->reason);
   last = *std::move(report);
   return ExitCodeFor(last->outcome);
 }
