@@ -26,6 +26,7 @@ constexpr Term kTerms[] = {
     {"key", "--key"},
     {"dsn", "--dsn"},
     {"defaults_file", "--defaults-file"},
+    {"statement_timeout", "--statement-timeout"},
     {"restart", "--restart"},
     {"chunking.target_chunk_time", "--target-chunk-time"},
     // MetricsServer::Start.

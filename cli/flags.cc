@@ -64,6 +64,12 @@ absl::StatusOr<ConnectOptions> BuildConnectOptions(const CommonFlags& f) {
   ConnectOptions options;
   options.dsn = f.dsn;
   options.defaults_file = f.defaults_file;
+  if (absl::Status s =
+          ParseDurationFlag("--statement-timeout", f.statement_timeout,
+                            &options.statement_timeout);
+      !s.ok()) {
+    return s;
+  }
   if (!f.password_file.empty()) {
     std::ifstream in(f.password_file);
     std::string line;

@@ -33,6 +33,8 @@ struct CommonFlags {
   std::string password_file;
   std::string defaults_file;  // MySQL option file (ConnectOptions)
   std::string job;
+  // --statement-timeout D (ConnectOptions::statement_timeout); 0 = none.
+  std::string statement_timeout = "30s";
 };
 
 // Flags of `backfill run` (and, later, `verify`), as strings and numbers

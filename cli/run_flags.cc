@@ -24,6 +24,11 @@ void AddCommon(CLI::App* cmd, CommonFlags* f, bool job_required) {
   cmd->add_option("--defaults-file", f->defaults_file,
                   "MySQL: read client options ([client], [backfill]) from "
                   "this option file instead of ~/.my.cnf and the others");
+  cmd->add_option("--statement-timeout", f->statement_timeout,
+                  "longest one statement of backfill's own connection may run "
+                  "on the primary; past it a chunk is retried smaller, and a "
+                  "primary silent 5s longer counts as a lost connection "
+                  "(default 30s; 0 = no bound)");
   auto* job = cmd->add_option(
       "--job", f->job, "job name (checkpoint key); default: the target table");
   if (job_required) job->required();

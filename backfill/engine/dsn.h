@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 namespace backfill {
 
@@ -86,6 +87,24 @@ struct ConnectOptions {
   // groups [client] and [backfill]. Empty: the default files. PostgreSQL
   // refuses it (libpq reads service files and ~/.pgpass itself).
   std::string defaults_file;
+  // The bound on the copier's own connection (ConnectDatabase; the pacing
+  // signals bound theirs themselves), so that no wait on the primary is
+  // unbounded. On the server: a chunk's statement that runs longer is
+  // cancelled (PostgreSQL statement_timeout, MariaDB max_statement_time,
+  // MySQL max_execution_time for SELECTs only) and the chunk is retried
+  // smaller (kAborted); a transaction of ours left idle that long, because
+  // its client vanished, is ended by the server with its locks
+  // (PostgreSQL idle_in_transaction_session_timeout, MariaDB
+  // idle_transaction_timeout). On the client: a call that hears nothing for
+  // kSilenceGrace past it (a black-holed network, a hung proxy: the
+  // server's own error cannot arrive) drops the connection as lost
+  // (kUnavailable; the run reconnects and trusts the checkpoint), through
+  // a watchdog on PostgreSQL and the read and write timeouts on MySQL.
+  // Zero: none of these. (Every connection also sends TCP keepalives, 10s
+  // idle then every 5s, 3 probes, unless the DSN sets its own, so that a
+  // dead peer is noticed even between statements.)
+  absl::Duration statement_timeout = absl::Seconds(30);
+  static constexpr absl::Duration kSilenceGrace = absl::Seconds(5);
 };
 
 }  // namespace backfill

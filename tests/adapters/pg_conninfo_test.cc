@@ -81,6 +81,15 @@ TEST(ConnectTargetTest, BackfillsChoicesComeAfterTheUsers) {
   EXPECT_THAT(t->conninfo, HasSubstr("connect_timeout='3'"));
   EXPECT_THAT(t->conninfo, Not(HasSubstr("connect_timeout='2'")));
 
+  EXPECT_THAT(t->conninfo, HasSubstr("keepalives_idle='10'"));
+  EXPECT_THAT(t->conninfo, HasSubstr("keepalives_count='3'"));
+  ConnectOptions keepalives;
+  keepalives.dsn = "host=h keepalives_idle=60";
+  t = BuildConnectTarget(keepalives, "backfill", 10);
+  ASSERT_TRUE(t.ok());
+  EXPECT_THAT(t->conninfo, HasSubstr("keepalives_idle='60'"));
+  EXPECT_THAT(t->conninfo, Not(HasSubstr("keepalives_count")));
+
   ConnectOptions mysql_file;
   mysql_file.dsn = "host=h";
   mysql_file.defaults_file = "/etc/my.cnf";

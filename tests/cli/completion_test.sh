@@ -55,7 +55,7 @@ expect "run verify status pause resume" ""
 expect "status" st
 expect "--help --version --config" --
 expect "--max-lag --max-lag-bytes --max-latency --max-load" run --max-l
-expect "--set" run --table users --s
+expect "--set" run --table users --se
 expect "--dry-run" --config "$tmp/job.toml" run --dry
 expect "--dry-run" run --job run --dry
 expect "--columns --config" verify --co

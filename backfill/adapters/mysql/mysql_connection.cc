@@ -1,6 +1,9 @@
 #include "backfill/adapters/mysql/mysql_connection.h"
 
 #include <mysql.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <cstdlib>
 #include <utility>
@@ -158,6 +161,18 @@ void SetTlsOptions(MYSQL* m, const ConnectionSettings& s) {
 #endif
 }
 
+// TCP keepalives on the open connection: 10s idle, then every 5s, 3 probes,
+// so that a peer that died between statements is noticed in about 25s
+// instead of the kernel's two hours. Best effort (a Unix socket has none).
+void SetKeepalives(MYSQL* m) {
+  const int fd = static_cast<int>(mysql_get_socket(m));
+  const int on = 1, idle = 10, interval = 5, count = 3;
+  (void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+  (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+  (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval));
+  (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count));
+}
+
 bool TlsRequired(const ConnectionSettings& s) {
   return s.ssl_mode == "REQUIRED" || s.ssl_mode == "VERIFY_CA" ||
          s.ssl_mode == "VERIFY_IDENTITY";
@@ -194,6 +209,7 @@ absl::StatusOr<std::unique_ptr<MysqlConnection>> MysqlConnection::Open(
     return MapMysqlError(mysql_errno(m), mysql_sqlstate(m), mysql_error(m),
                          "cannot connect to MySQL", secret);
   }
+  SetKeepalives(m);
   // The password actually used, wherever it came from (an option file).
   if (m->passwd != nullptr && *m->passwd != '\0') secret = m->passwd;
   if (mysql_set_character_set(m, "utf8mb4") != 0) {

@@ -127,16 +127,55 @@ absl::Status NoSuchJob(const std::string& job) {
 
 class MysqlDatabase final : public Database {
  public:
-  explicit MysqlDatabase(mysql::ConnectionSettings settings)
-      : settings_(std::move(settings)) {}
+  MysqlDatabase(mysql::ConnectionSettings settings,
+                absl::Duration statement_timeout)
+      : settings_(WithReadTimeout(std::move(settings), statement_timeout)),
+        statement_timeout_(statement_timeout) {}
 
   absl::Status Connect() {
     absl::StatusOr<std::unique_ptr<MysqlConnection>> c =
         MysqlConnection::Open(settings_);
     if (!c.ok()) return c.status();
+    if (absl::Status s = BoundStatements(**c); !s.ok()) return s;
     conn_ = *std::move(c);
     lock_wait_seconds_ = 0;  // the connection's default
     return absl::OkStatus();
+  }
+
+  // ConnectOptions::statement_timeout's client side: a read or write that
+  // hears nothing for the timeout plus kSilenceGrace fails as a lost
+  // connection (2013, kUnavailable), which the run redials.
+  static mysql::ConnectionSettings WithReadTimeout(mysql::ConnectionSettings s,
+                                                   absl::Duration timeout) {
+    if (timeout > absl::ZeroDuration()) {
+      s.read_timeout_seconds =
+          static_cast<unsigned int>(absl::ToInt64Seconds(absl::Ceil(
+              timeout + ConnectOptions::kSilenceGrace, absl::Seconds(1))));
+    }
+    return s;
+  }
+
+  // Its server side, on the session (our own connection): MariaDB cancels
+  // any statement past it (1969, kAborted: retried smaller) and ends a
+  // transaction left idle that long, its client gone, with its locks.
+  // MySQL 8.0 has neither: max_execution_time bounds its SELECTs only
+  // (untested here), and a vanished client's locks wait for the server to
+  // notice the dead connection.
+  absl::Status BoundStatements(MysqlConnection& c) const {
+    if (statement_timeout_ <= absl::ZeroDuration()) return absl::OkStatus();
+    const int64_t seconds = std::max<int64_t>(
+        1,
+        absl::ToInt64Seconds(absl::Ceil(statement_timeout_, absl::Seconds(1))));
+    if (c.Exec(absl::StrCat("SET SESSION max_statement_time = ", seconds,
+                            ", SESSION idle_transaction_timeout = ", seconds),
+               "")
+            .ok()) {
+      return absl::OkStatus();
+    }
+    absl::StatusOr<mysql::ExecResult> r = c.Exec(
+        absl::StrCat("SET SESSION max_execution_time = ", seconds * 1000),
+        "cannot set up the MySQL session");
+    return r.status();
   }
 
   // ChunkRequest::lock_timeout as innodb_lock_wait_timeout: whole seconds,
@@ -653,6 +692,7 @@ class MysqlDatabase final : public Database {
   }
 
   const mysql::ConnectionSettings settings_;
+  const absl::Duration statement_timeout_;  // zero: unbounded
   std::unique_ptr<MysqlConnection> conn_;
   std::optional<mysql::MysqlChunkModel> model_;
   int64_t lock_wait_seconds_ = 0;  // set on the session; 0 = its default
@@ -667,7 +707,8 @@ absl::StatusOr<std::unique_ptr<Database>> OpenMysql(
   absl::StatusOr<mysql::ConnectionSettings> settings =
       mysql::SettingsFromDsn(dsn, options);
   if (!settings.ok()) return settings.status();
-  auto db = std::make_unique<MysqlDatabase>(*std::move(settings));
+  auto db = std::make_unique<MysqlDatabase>(*std::move(settings),
+                                            options.statement_timeout);
   if (absl::Status s = db->Connect(); !s.ok()) return s;
   return std::unique_ptr<Database>(std::move(db));
 }

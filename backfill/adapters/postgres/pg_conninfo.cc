@@ -193,6 +193,15 @@ absl::StatusOr<ConnectTarget> BuildConnectTarget(
       Env("PGCONNECT_TIMEOUT").empty()) {
     info->Set("connect_timeout", absl::StrCat(connect_timeout_seconds));
   }
+  // libpq turns keepalives on but leaves their timing to the kernel (two
+  // hours idle): a peer that died between statements goes unnoticed that
+  // long. The DSN's own keepalives_* win.
+  if (info->Find("keepalives") == nullptr &&
+      info->Find("keepalives_idle") == nullptr) {
+    info->Set("keepalives_idle", "10");
+    info->Set("keepalives_interval", "5");
+    info->Set("keepalives_count", "3");
+  }
   if (info->Find("fallback_application_name") == nullptr) {
     info->Set("fallback_application_name", std::string(application_name));
   }

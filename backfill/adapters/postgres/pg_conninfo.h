@@ -55,6 +55,8 @@ struct ConnectTarget {
 //   options.default_password is used when the string names none;
 //   connect_timeout = `connect_timeout_seconds` unless the string or
 //     PGCONNECT_TIMEOUT sets one (a service file's is overridden);
+//   keepalives_idle = 10, keepalives_interval = 5, keepalives_count = 3
+//     unless the string sets keepalives or keepalives_idle;
 //   fallback_application_name = `application_name`, so an application_name
 //     of the string, a service file or PGAPPNAME wins.
 // Fails like Conninfo::Parse; kInvalidArgument when options.defaults_file is

@@ -21,6 +21,7 @@
 #include "backfill/adapters/postgres/pg_conninfo.h"
 #include "backfill/adapters/postgres/pg_errors.h"
 #include "backfill/adapters/postgres/pg_sql.h"
+#include "backfill/adapters/postgres/silence_watchdog.h"
 
 // libpqxx 6 marks inhibit_reactivation deprecated, but without it a broken
 // connection silently reconnects and retries, which the engine must see as
@@ -135,8 +136,8 @@ void Append(std::vector<std::string>* params, const Key& key) {
 
 class PostgresDatabase final : public Database {
  public:
-  explicit PostgresDatabase(pg::ConnectTarget target)
-      : target_(std::move(target)) {}
+  PostgresDatabase(pg::ConnectTarget target, absl::Duration statement_timeout)
+      : target_(std::move(target)), statement_timeout_(statement_timeout) {}
 
   absl::Status Connect() {
     try {
@@ -279,6 +280,7 @@ class PostgresDatabase final : public Database {
     VerifyResult out;
     absl::Status s = Try("verify failed", [&] {
       pqxx::read_transaction tx(*conn_);
+      if (statement_timeout_ > absl::ZeroDuration()) tx.exec(TimeoutsSql());
       if (nested_loop_join_) tx.exec(NestedLoopJoinSql());
       Bound bound = FindUpper(tx, req);
       out.upper = bound.upper;
@@ -489,6 +491,9 @@ class PostgresDatabase final : public Database {
     // flushes the WAL past our commit record anyway. Saves one fsync per
     // chunk (about 4% of a 500ms chunk on this machine).
     std::string sql = "SET LOCAL synchronous_commit = off";
+    if (statement_timeout_ > absl::ZeroDuration()) {
+      absl::StrAppend(&sql, "; ", TimeoutsSql());
+    }
     if (lock_timeout > absl::ZeroDuration()) {
       // A lock wait past it fails with 55P03 (kAborted): retried smaller.
       absl::StrAppend(
@@ -498,6 +503,19 @@ class PostgresDatabase final : public Database {
     if (nested_loop_join_) absl::StrAppend(&sql, "; ", NestedLoopJoinSql());
     if (lease_.has_value()) absl::StrAppend(&sql, "; ", FenceSql(tx));
     return sql;
+  }
+
+  // ConnectOptions::statement_timeout's server side, for one transaction:
+  // a statement past it is cancelled (57014, kAborted: retried smaller),
+  // and the transaction is ended if its client leaves it idle that long
+  // (the client vanished: its locks must not outlive it). Only with a
+  // statement timeout.
+  std::string TimeoutsSql() const {
+    const int64_t ms =
+        std::max<int64_t>(1, absl::ToInt64Milliseconds(statement_timeout_));
+    return absl::StrCat(
+        "SET LOCAL statement_timeout = ", ms,
+        "; SET LOCAL idle_in_transaction_session_timeout = ", ms);
   }
 
   absl::Status LeaseLost() const {
@@ -644,12 +662,30 @@ class PostgresDatabase final : public Database {
     return out;
   }
 
-  // Runs `f`, turning any exception into a Status (pg::MapPgError).
+  // Runs `f`, turning any exception into a Status (pg::MapPgError). A call
+  // that hears nothing from the server for the statement timeout plus
+  // ConnectOptions::kSilenceGrace is cut by the watchdog and fails as a
+  // lost connection (kUnavailable), which the run redials.
   template <typename F>
   absl::Status Try(absl::string_view context, F&& f) {
     if (conn_ == nullptr) {
       return absl::UnavailableError(absl::StrCat(context, ": not connected"));
     }
+    if (statement_timeout_ <= absl::ZeroDuration())
+      return TryUnbounded(context, f);
+    const absl::Duration limit =
+        statement_timeout_ + ConnectOptions::kSilenceGrace;
+    pg::ArmedWatchdog armed(watchdog_, conn_->sock(), limit);
+    absl::Status s = TryUnbounded(context, f);
+    if (!armed.Disarm()) return s;
+    return absl::UnavailableError(absl::StrCat(
+        context, ": no answer from the server within ",
+        absl::FormatDuration(limit),
+        " (the statement timeout and a grace); the connection was dropped"));
+  }
+
+  template <typename F>
+  absl::Status TryUnbounded(absl::string_view context, F& f) {
     try {
       return f();
     } catch (const std::exception& e) {
@@ -658,7 +694,9 @@ class PostgresDatabase final : public Database {
   }
 
   const pg::ConnectTarget target_;
-  std::unique_ptr<pqxx::connection> conn_;
+  const absl::Duration statement_timeout_;  // zero: unbounded
+  pg::SilenceWatchdog watchdog_;
+  std::unique_ptr<pqxx::connection> conn_;  // destroyed before watchdog_
   std::optional<pg::PgStatements> statements_;
   // The lease TakeLease took: fences RunChunk and SaveCheckpoint.
   std::optional<LeaseClaim> lease_;
@@ -676,7 +714,8 @@ absl::StatusOr<std::unique_ptr<Database>> OpenPostgres(
   absl::StatusOr<pg::ConnectTarget> target = pg::BuildConnectTarget(
       options, "backfill", /*connect_timeout_seconds=*/10);
   if (!target.ok()) return target.status();
-  auto db = std::make_unique<PostgresDatabase>(*std::move(target));
+  auto db = std::make_unique<PostgresDatabase>(*std::move(target),
+                                               options.statement_timeout);
   if (absl::Status s = db->Connect(); !s.ok()) return s;
   return std::unique_ptr<Database>(std::move(db));
 }
