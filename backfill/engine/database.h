@@ -103,6 +103,8 @@ struct LeaseClaim {
 //   kFailedPrecondition,
 //   kPermissionDenied,
 //   kUnauthenticated
+//   kResourceExhausted  the server's disk (or the table's storage) is full:
+//                       stop, checkpoint intact; resume once space is freed.
 //   others              runtime failure: stop, checkpoint intact.
 // Messages are one line and never contain a password.
 //

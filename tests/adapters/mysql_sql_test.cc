@@ -364,11 +364,13 @@ TEST(CodeForMysqlErrorTest, RetryPolicy) {
   EXPECT_EQ(CodeForMysqlError(1406, "22001"), StatusCode::kInvalidArgument);
   EXPECT_EQ(CodeForMysqlError(1052, "23000"),
             StatusCode::kInvalidArgument);  // ambiguous
+  EXPECT_EQ(CodeForMysqlError(1114, "HY000"),
+            StatusCode::kResourceExhausted);  // the table is full
+  EXPECT_EQ(CodeForMysqlError(1021), StatusCode::kResourceExhausted);
   EXPECT_EQ(CodeForMysqlError(1048, "23000"),
             StatusCode::kInternal);  // NOT NULL violated
   EXPECT_EQ(CodeForMysqlError(1062, "23000"),
             StatusCode::kInternal);                           // duplicate key
-  EXPECT_EQ(CodeForMysqlError(1021), StatusCode::kInternal);  // disk full
   EXPECT_EQ(CodeForMysqlError(2014), StatusCode::kInternal);  // out of sync
 }
 

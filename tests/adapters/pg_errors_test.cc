@@ -62,7 +62,7 @@ TEST(CodeForSqlStateTest, BadInputStops) {
 
 TEST(CodeForSqlStateTest, OthersAreInternal) {
   EXPECT_EQ(CodeForSqlState("23505"), absl::StatusCode::kInternal);
-  EXPECT_EQ(CodeForSqlState("53100"), absl::StatusCode::kInternal);
+  EXPECT_EQ(CodeForSqlState("53100"), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(CodeForSqlState(""), absl::StatusCode::kInternal);
 }
 

@@ -38,6 +38,12 @@ bool IsReadOnly(unsigned int e) {
   return In(e, {1290, 1792, 1836});
 }
 
+bool IsDiskFull(unsigned int e) {
+  // 1021 disk full; 1114 the table is full (InnoDB: its tablespace could not
+  // grow); 3 and 1030 carry errno 28 in their message, not here.
+  return In(e, {1021, 1114});
+}
+
 absl::StatusCode CodeForMysqlError(unsigned int e, absl::string_view sqlstate) {
   // The transaction (or the statement, for 1205) rolled back: retry the chunk.
   if (In(e, {1213, 1205, 1317, 3024, 1969})) return absl::StatusCode::kAborted;
@@ -49,6 +55,7 @@ absl::StatusCode CodeForMysqlError(unsigned int e, absl::string_view sqlstate) {
       IsReadOnly(e)) {
     return absl::StatusCode::kUnavailable;
   }
+  if (IsDiskFull(e)) return absl::StatusCode::kResourceExhausted;
   if (In(e, {1045, 1698})) return absl::StatusCode::kUnauthenticated;
   if (In(e, {1044, 1142, 1143, 1227}))
     return absl::StatusCode::kPermissionDenied;
@@ -89,7 +96,10 @@ absl::Status MapMysqlError(unsigned int error, absl::string_view sqlstate,
       code, absl::StrCat(OneLine(ScrubSecret(context, secret)), ": ",
                          read_only ? "the server is read-only (has the primary "
                                      "moved?): "
-                                   : "",
+                         : IsDiskFull(error)
+                             ? "the database server's disk is full (or the "
+                               "table's storage): "
+                             : "",
                          OneLine(ScrubSecret(message, secret)),
                          " (MySQL error ", error, ")"));
 }

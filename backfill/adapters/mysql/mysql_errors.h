@@ -25,12 +25,17 @@ namespace backfill::mysql {
 //     classes 42, 22 and 21, and 1052, 1093, 1221, 1235, 1267, 1270, 1271,
 //     1292, 1366, 1411, 1906, 3105 (ambiguous column, collation mixes, bad
 //     values, generated columns, ...).
-//   kInternal: anything else (constraint violations, disk full, ...).
+//   kResourceExhausted: 1021 disk full, 1114 table full (IsDiskFull).
+//   kInternal: anything else (constraint violations, ...).
 absl::StatusCode CodeForMysqlError(unsigned int error,
                                    absl::string_view sqlstate = "HY000");
 
 // Whether `error` says the server takes no writes (1290, 1792, 1836).
 bool IsReadOnly(unsigned int error);
+
+// Whether `error` says the server is out of space (1021, 1114): kept as
+// kResourceExhausted, which no retry can fix until space is freed.
+bool IsDiskFull(unsigned int error);
 
 // The one place a MySQL/MariaDB error becomes an absl::Status: the code from
 // CodeForMysqlError, and the message `context: <server message> (MySQL error

@@ -41,6 +41,8 @@ absl::StatusCode CodeForSqlState(absl::string_view s) {
   if (s == "40001" || s == "40P01" || s == "55P03" || s == "57014") {
     return absl::StatusCode::kAborted;
   }
+  // 53100 disk_full: retrying cannot help until space is freed.
+  if (s == "53100") return absl::StatusCode::kResourceExhausted;
   if (absl::StartsWith(s, "28")) return absl::StatusCode::kUnauthenticated;
   if (s == "42501") return absl::StatusCode::kPermissionDenied;
   if (s == "42P01" || s == "42703" || s == "42883" || s == "3D000" ||
@@ -62,6 +64,8 @@ absl::Status MapPgError(const std::exception& e, absl::string_view context,
     if (sql->sqlstate() == "25006") {
       message = absl::StrCat(
           "the server is read-only (has the primary moved?): ", message);
+    } else if (sql->sqlstate() == "53100") {
+      message = absl::StrCat("the database server's disk is full: ", message);
     }
   } else if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr ||
              dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr ||

@@ -14,6 +14,7 @@ namespace backfill::pg {
 //   in_doubt_error, statement_completion_unknown,
 //   25006 (read-only: the primary moved)                      -> kUnavailable
 //   40001, 40P01, 55P03 (lock_timeout), 57014 (canceled)     -> kAborted
+//   53100 (disk full; the message says so first)     -> kResourceExhausted
 //   28xxx, failed password at connect                        ->
 //   kUnauthenticated 42501 -> kPermissionDenied 42P01, 42703, 42883, 3D000,
 //   3F000                         -> kNotFound other class 42 and class 22 ->
